@@ -1,0 +1,405 @@
+"""The graph store: Agora's property graph behind the official ``neo4j`` driver.
+
+One class, :class:`GraphStore`, talks Cypher for Neo4j 5 over Bolt, to a Neo4j
+server or to the embedded ArcadeDB server (:mod:`graph.server`) alike.
+
+Every write is a batched ``UNWIND $rows ... MERGE`` inside a managed
+transaction, so a batch lands whole or not at all and can be retried: the
+driver retries transient errors itself, and this module retries the
+``ConstraintError`` that two concurrent MERGEs of the same node raise, and a
+server that went away, with a bounded backoff. Re-running any write adds
+nothing: messages are keyed by interaction id, accounts by
+``platform:native_id``, and the person-to-person projection is *set* from the
+messages, never incremented.
+
+Schema (see DESIGN.md): ``(:Account)-[:OF]->(:Person)``,
+``(:Account)-[:POSTED]->(:Message)``, ``(:Message)-[:ADDRESSES]->(:Account)``
+for the accounts a message responds to, ``(:Message)-[:MENTIONS]->(:Account)``,
+``(:Message)-[:REPLIES_TO|QUOTES|SHARES]->(:Message)``,
+``(:Person)-[:INTERACTS]->(:Person)``, ``(:Person)-[:MEMBER_OF]->(:Community)``,
+``(:Cursor {source, position})``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
+
+from agora.records import Interaction, Kind, Sentiment
+from graph.cypher_guard import WriteQueryError, check_read_only
+
+__all__ = ["GraphStore", "EdgeRow", "WriteQueryError", "connect"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCHEMA = (
+    "CREATE CONSTRAINT person_id IF NOT EXISTS FOR (p:Person) REQUIRE p.id IS UNIQUE",
+    "CREATE CONSTRAINT account_key IF NOT EXISTS FOR (a:Account) REQUIRE a.key IS UNIQUE",
+    "CREATE CONSTRAINT message_id IF NOT EXISTS FOR (m:Message) REQUIRE m.id IS UNIQUE",
+    "CREATE CONSTRAINT community_id IF NOT EXISTS FOR (c:Community) REQUIRE c.id IS UNIQUE",
+    "CREATE CONSTRAINT cursor_source IF NOT EXISTS FOR (c:Cursor) REQUIRE c.source IS UNIQUE",
+)
+
+# A new account gets a person of its own (id = the account key); an account
+# already linked to a person (by identity resolution) keeps it.
+_UPSERT_ACCOUNTS = """
+UNWIND $rows AS a
+MERGE (acc:Account {key: a.key})
+ON CREATE SET acc.platform = a.platform, acc.native_id = a.native_id
+SET acc.handle = coalesce(a.handle, acc.handle), acc.brand = a.brand
+WITH acc, a
+OPTIONAL MATCH (acc)-[:OF]->(owner:Person)
+WITH acc, a, owner WHERE owner IS NULL
+MERGE (p:Person {id: a.key})
+ON CREATE SET p.name = coalesce(a.handle, a.native_id)
+SET p.brand = a.brand
+MERGE (acc)-[:OF]->(p)
+"""
+
+_UPSERT_MESSAGES = """
+UNWIND $rows AS r
+MERGE (m:Message {id: r.id})
+SET m.platform = r.platform, m.kind = r.kind, m.ts = datetime(r.ts), m.text = r.text,
+    m.conversation = r.conversation, m.parent_id = r.parent_id, m.source = r.source,
+    m.lang = coalesce(m.lang, r.lang)
+WITH m, r
+MATCH (a:Account {key: r.actor})
+MERGE (a)-[:POSTED]->(m)
+"""
+
+_LINK_ACCOUNTS = """
+UNWIND $rows AS r
+MATCH (m:Message {id: r.message})
+MATCH (b:Account {key: r.account})
+MERGE (m)-[:{rel}]->(b)
+"""
+
+_LINK_PARENTS = """
+UNWIND $rows AS r
+MATCH (m:Message {id: r.message})
+MERGE (p:Message {id: r.parent})
+MERGE (m)-[:{rel}]->(p)
+"""
+
+_PARENT_REL = {Kind.REPLY: "REPLIES_TO", Kind.QUOTE: "QUOTES", Kind.SHARE: "SHARES"}
+
+# Person-level interaction events for scoring: one row per message and target
+# account; a mention of an account the message also addresses is dropped later.
+_EDGE_EVENTS = """
+MATCH (a:Account)-[:POSTED]->(m:Message)-[r:ADDRESSES|MENTIONS]->(b:Account)
+MATCH (a)-[:OF]->(p:Person), (b)-[:OF]->(q:Person)
+RETURN p.id AS source, q.id AS target, type(r) AS rel, m.kind AS kind, m.ts AS ts,
+       m.polarity AS polarity, m.id AS message
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRow:
+    """One person-to-person interaction read back from the graph."""
+
+    source: str
+    target: str
+    kind: str
+    timestamp: datetime
+    polarity: float | None
+    message_id: str
+
+
+class GraphStore:
+    """A connection to one graph database. One per process; thread-safe
+    (each call opens its own session). Use as a context manager or ``close()``."""
+
+    def __init__(self, driver: Driver, *, database: str | None = None, batch_size: int = 2000,
+                 max_attempts: int = 6) -> None:
+        self.driver = driver
+        self.database = database
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+
+    # -- plumbing ---------------------------------------------------------
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> "GraphStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, work: Callable[[ManagedTransaction], T]) -> T:
+        """Run ``work`` in a managed write transaction, retrying what is safe to retry."""
+        delay = 0.2
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self.driver.session(database=self.database) as session:
+                    return session.execute_write(work)
+            except (ConstraintError, TransientError, ServiceUnavailable, SessionExpired) as exc:
+                if attempt == self.max_attempts:
+                    raise
+                log.warning("graph write failed (%s: %s); retry %d/%d in %.1f s", type(exc).__name__,
+                            str(exc).splitlines()[0][:200], attempt, self.max_attempts - 1, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        raise AssertionError("unreachable")
+
+    def _read(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        with self.driver.session(database=self.database) as session:
+            return session.execute_read(lambda tx: tx.run(cypher, **params).data())
+
+    def _batches(self, rows: Sequence[T]) -> Iterator[Sequence[T]]:
+        for start in range(0, len(rows), self.batch_size):
+            yield rows[start:start + self.batch_size]
+
+    def ensure_schema(self) -> None:
+        """Create the uniqueness constraints (named, ``IF NOT EXISTS``)."""
+        for statement in SCHEMA:
+            self._write(lambda tx, s=statement: tx.run(s).consume())
+
+    def clear(self) -> None:
+        """Delete every node and relationship (tests and ``agora graph reset``)."""
+        while True:
+            deleted = self._write(lambda tx: tx.run(
+                "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n").single()["n"])
+            if not deleted:
+                return
+
+    # -- ingest -----------------------------------------------------------
+
+    def upsert_interactions(self, interactions: Iterable[Interaction], *, brand_accounts: Iterable[str] = (),
+                            progress: Callable[[int], None] | None = None) -> int:
+        """Store interactions, batch by batch; returns how many were new.
+
+        Idempotent: an interaction already stored (same id) is updated in
+        place, and its edges are merged, never duplicated.
+        """
+        brand = set(brand_accounts)
+        before = self.count("Message", stored_only=True)
+        batch: dict[str, Interaction] = {}
+        for interaction in interactions:
+            batch[interaction.id] = interaction
+            if len(batch) >= self.batch_size:
+                self._write_batch(list(batch.values()), brand)
+                if progress:
+                    progress(len(batch))
+                batch = {}
+        if batch:
+            self._write_batch(list(batch.values()), brand)
+            if progress:
+                progress(len(batch))
+        return self.count("Message", stored_only=True) - before
+
+    def _write_batch(self, batch: list[Interaction], brand: set[str]) -> None:
+        accounts: dict[str, dict[str, Any]] = {}
+        for it in batch:
+            for ref in (it.actor, *it.targets, *it.mentions):
+                row = accounts.get(ref.key)
+                if row is None or (row["handle"] is None and ref.handle):
+                    accounts[ref.key] = {"key": ref.key, "platform": ref.platform, "native_id": ref.native_id,
+                                         "handle": ref.handle, "brand": ref.key in brand}
+        messages = [{
+            "id": it.id, "platform": it.platform, "kind": it.kind.value, "ts": it.timestamp.isoformat(),
+            "text": it.text, "conversation": it.conversation_id, "parent_id": it.parent_id,
+            "source": it.source, "lang": it.language, "actor": it.actor.key,
+        } for it in batch]
+        addresses = sorted({(it.id, t.key) for it in batch for t in it.targets})
+        mentions = sorted({(it.id, t.key) for it in batch for t in it.mentions})
+        parents: dict[str, list[dict[str, str]]] = {}
+        for it in batch:
+            if it.parent_id and it.kind in _PARENT_REL:
+                parents.setdefault(_PARENT_REL[it.kind], []).append({"message": it.id, "parent": it.parent_id})
+
+        def work(tx: ManagedTransaction) -> None:
+            tx.run(_UPSERT_ACCOUNTS, rows=list(accounts.values())).consume()
+            tx.run(_UPSERT_MESSAGES, rows=messages).consume()
+            for rel, pairs in (("ADDRESSES", addresses), ("MENTIONS", mentions)):
+                if pairs:
+                    tx.run(_LINK_ACCOUNTS.replace("{rel}", rel),
+                           rows=[{"message": m, "account": a} for m, a in pairs]).consume()
+            for rel, rows in parents.items():
+                tx.run(_LINK_PARENTS.replace("{rel}", rel), rows=rows).consume()
+
+        self._write(work)
+
+    # -- sentiment --------------------------------------------------------
+
+    def messages_to_classify(self, limit: int | None = None) -> list[tuple[str, str | None]]:
+        """Stored messages without a sentiment yet, as ``(id, text)``."""
+        cypher = ("MATCH (m:Message) WHERE m.ts IS NOT NULL AND m.sentiment IS NULL "
+                  "RETURN m.id AS id, m.text AS text ORDER BY m.id")
+        if limit is not None:
+            cypher += f" LIMIT {int(limit)}"
+        return [(r["id"], r["text"]) for r in self._read(cypher)]
+
+    def set_sentiments(self, results: Sequence[tuple[str, Sentiment]], *, model: str) -> None:
+        """Write sentiment labels, scores and polarity onto messages."""
+        rows = [{"id": mid, "label": s.label, "score": float(s.score), "polarity": float(s.polarity),
+                 "lang": s.language, "flags": list(s.flags)} for mid, s in results]
+        cypher = """
+        UNWIND $rows AS r
+        MATCH (m:Message {id: r.id})
+        SET m.sentiment = r.label, m.sentiment_score = r.score, m.polarity = r.polarity,
+            m.lang = coalesce(r.lang, m.lang), m.sentiment_flags = r.flags, m.sentiment_model = $model
+        """
+        for chunk in self._batches(rows):
+            self._write(lambda tx, c=chunk: tx.run(cypher, rows=c, model=model).consume())
+
+    # -- scoring I/O ------------------------------------------------------
+
+    def edge_rows(self) -> Iterator[EdgeRow]:
+        """Every person-to-person interaction, one per message and target person.
+
+        A mention of someone the message already addresses counts once, as the
+        addressed kind; interactions between accounts of the same person are
+        dropped.
+        """
+        best: dict[tuple[str, str], EdgeRow] = {}
+        with self.driver.session(database=self.database, fetch_size=10_000) as session:
+            for r in session.run(_EDGE_EVENTS):
+                if r["source"] == r["target"] or r["ts"] is None:
+                    continue
+                kind = "mention" if r["rel"] == "MENTIONS" else r["kind"]
+                key = (r["message"], r["target"])
+                if key in best and kind == "mention":
+                    continue
+                best[key] = EdgeRow(r["source"], r["target"], kind, r["ts"].to_native(), r["polarity"], r["message"])
+        return iter(best.values())
+
+    def people(self) -> list[dict[str, Any]]:
+        """Every person with name, brand flag, message count and mean polarity."""
+        return self._read("""
+        MATCH (p:Person)
+        OPTIONAL MATCH (p)<-[:OF]-(:Account)-[:POSTED]->(m:Message)
+        RETURN p.id AS id, p.name AS name, coalesce(p.brand, false) AS brand, p.community AS community,
+               count(m) AS messages, avg(m.polarity) AS sentiment_mean,
+               min(m.ts) AS first_seen, max(m.ts) AS last_seen
+        """)
+
+    def write_people_scores(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Set score properties on people: each row is ``{"id": ..., "props": {...}}``."""
+        cypher = "UNWIND $rows AS r MATCH (p:Person {id: r.id}) SET p += r.props"
+        for chunk in self._batches(list(rows)):
+            self._write(lambda tx, c=chunk: tx.run(cypher, rows=c).consume())
+
+    def write_projection(self, edges: Sequence[dict[str, Any]], run_id: str) -> None:
+        """Set the ``INTERACTS`` projection to exactly ``edges``.
+
+        Each edge is ``{"source", "target", "weight", "count", "last_at", "sentiment_sum"}``;
+        edges from an earlier run that are not in this one are deleted.
+        """
+        cypher = """
+        UNWIND $rows AS r
+        MATCH (a:Person {id: r.source}), (b:Person {id: r.target})
+        MERGE (a)-[e:INTERACTS]->(b)
+        SET e.weight = r.weight, e.count = r.count, e.last_at = datetime(r.last_at),
+            e.sentiment_sum = r.sentiment_sum, e.run = $run
+        """
+        for chunk in self._batches(list(edges)):
+            self._write(lambda tx, c=chunk: tx.run(cypher, rows=c, run=run_id).consume())
+        self._write(lambda tx: tx.run("MATCH ()-[e:INTERACTS]->() WHERE e.run <> $run DELETE e", run=run_id).consume())
+
+    def write_communities(self, communities: Sequence[dict[str, Any]], members: Sequence[dict[str, str]],
+                          run_id: str) -> None:
+        """Set communities (``{"id", "size", "sentiment_mean", "label"}``) and
+        membership (``{"person", "community"}``), removing what this run dropped."""
+        upsert = """
+        UNWIND $rows AS r
+        MERGE (c:Community {id: r.id})
+        SET c.size = r.size, c.sentiment_mean = r.sentiment_mean, c.label = r.label, c.run = $run
+        """
+        link = """
+        UNWIND $rows AS r
+        MATCH (p:Person {id: r.person}), (c:Community {id: r.community})
+        MERGE (p)-[m:MEMBER_OF]->(c)
+        SET m.run = $run
+        """
+        for chunk in self._batches(list(communities)):
+            self._write(lambda tx, c=chunk: tx.run(upsert, rows=c, run=run_id).consume())
+        for chunk in self._batches(list(members)):
+            self._write(lambda tx, c=chunk: tx.run(link, rows=c, run=run_id).consume())
+        self._write(lambda tx: tx.run("MATCH (:Person)-[m:MEMBER_OF]->(:Community) WHERE m.run <> $run DELETE m",
+                                      run=run_id).consume())
+        self._write(lambda tx: tx.run("MATCH (c:Community) WHERE c.run <> $run DETACH DELETE c",
+                                      run=run_id).consume())
+
+    def community_assignment(self) -> dict[str, str]:
+        """The stored community of every person who has one (for stable ids)."""
+        rows = self._read("MATCH (p:Person)-[:MEMBER_OF]->(c:Community) RETURN p.id AS person, c.id AS community")
+        return {r["person"]: r["community"] for r in rows}
+
+    # -- cursors ----------------------------------------------------------
+
+    def get_cursor(self, source: str) -> str | None:
+        """The stored crawl position of ``source``, or ``None``."""
+        rows = self._read("MATCH (c:Cursor {source: $s}) RETURN c.position AS p", s=source)
+        return rows[0]["p"] if rows else None
+
+    def set_cursor(self, source: str, position: str) -> None:
+        self._write(lambda tx: tx.run("MERGE (c:Cursor {source: $s}) SET c.position = $p, c.updated = datetime()",
+                                      s=source, p=position).consume())
+
+    # -- queries ----------------------------------------------------------
+
+    def count(self, label: str, *, stored_only: bool = False) -> int:
+        """How many nodes carry ``label`` (messages: ``stored_only`` skips parent placeholders)."""
+        if not label.isidentifier():
+            raise ValueError(f"not a label: {label!r}")
+        where = " WHERE n.ts IS NOT NULL" if stored_only else ""
+        return self._read(f"MATCH (n:{label}){where} RETURN count(n) AS n")[0]["n"]
+
+    def counts(self) -> dict[str, int]:
+        """Node counts by label and relationship counts by type."""
+        out = {label: self.count(label) for label in ("Person", "Account", "Message", "Community")}
+        out["Message (stored)"] = self.count("Message", stored_only=True)
+        for row in self._read("MATCH ()-[r]->() RETURN type(r) AS t, count(r) AS n"):
+            out[row["t"]] = row["n"]
+        return out
+
+    def read_query(self, cypher: str, params: dict[str, Any] | None = None, *, limit: int = 10_000,
+                   timeout_s: float = 60.0) -> list[dict[str, Any]]:
+        """Run user Cypher read-only: refused if it has a write clause
+        (:class:`WriteQueryError`), run in a read transaction, and rolled back."""
+        check_read_only(cypher)
+        with self.driver.session(database=self.database, default_access_mode="READ") as session:
+            tx = session.begin_transaction(timeout=timeout_s)
+            try:
+                result = tx.run(cypher, **(params or {}))
+                rows = [_plain(record.data()) for _, record in zip(range(limit), result)]
+            finally:
+                tx.rollback()
+                tx.close()
+        return rows
+
+
+def _plain(value: Any) -> Any:
+    """Driver values → JSON-friendly Python (nodes as property maps, times as ISO)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def connect(uri: str, user: str, password: str | None, *, database: str | None = None,
+            batch_size: int = 2000, connect_timeout_s: float = 15.0) -> GraphStore:
+    """Open a store on a Bolt/Neo4j URI and check that the server answers."""
+    driver = GraphDatabase.driver(uri, auth=(user, password or ""), connection_timeout=connect_timeout_s,
+                                  max_transaction_retry_time=30.0)
+    try:
+        driver.verify_connectivity()
+    except Exception:
+        driver.close()
+        raise
+    return GraphStore(driver, database=database, batch_size=batch_size)
