@@ -108,6 +108,7 @@ class ImportConfig(_Section):
 
 
 class SampleConfig(_Section):
+    dir: Path = Path(".agora/sample")
     seed: int = 7
     people: int = Field(240, ge=10, le=100_000)
 
@@ -146,6 +147,8 @@ class Config(_Section):
         base = Path(self.source).resolve().parent
         graph = self.graph.model_copy(update={"data_dir": _under(base, self.graph.data_dir)})
         output = self.output.model_copy(update={"dir": _under(base, self.output.dir)})
+        sample = self.sample.model_copy(update={"dir": _under(base, self.sample.dir)})
+        object.__setattr__(self, "sample", sample)
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "output", output)
         return self

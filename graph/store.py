@@ -151,7 +151,8 @@ class GraphStore:
                 delay = min(delay * 2, 10.0)
         raise AssertionError("unreachable")
 
-    def _read(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+    def fetch(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        """Run trusted (Agora's own) read Cypher; for user Cypher use :meth:`read_query`."""
         with self.driver.session(database=self.database) as session:
             return session.execute_read(lambda tx: tx.run(cypher, **params).data())
 
@@ -237,7 +238,7 @@ class GraphStore:
                   "RETURN m.id AS id, m.text AS text ORDER BY m.id")
         if limit is not None:
             cypher += f" LIMIT {int(limit)}"
-        return [(r["id"], r["text"]) for r in self._read(cypher)]
+        return [(r["id"], r["text"]) for r in self.fetch(cypher)]
 
     def set_sentiments(self, results: Sequence[tuple[str, Sentiment]], *, model: str) -> None:
         """Write sentiment labels, scores and polarity onto messages."""
@@ -275,7 +276,7 @@ class GraphStore:
 
     def people(self) -> list[dict[str, Any]]:
         """Every person with name, brand flag, message count and mean polarity."""
-        return self._read("""
+        return self.fetch("""
         MATCH (p:Person)
         OPTIONAL MATCH (p)<-[:OF]-(:Account)-[:POSTED]->(m:Message)
         RETURN p.id AS id, p.name AS name, coalesce(p.brand, false) AS brand, p.community AS community,
@@ -332,14 +333,14 @@ class GraphStore:
 
     def community_assignment(self) -> dict[str, str]:
         """The stored community of every person who has one (for stable ids)."""
-        rows = self._read("MATCH (p:Person)-[:MEMBER_OF]->(c:Community) RETURN p.id AS person, c.id AS community")
+        rows = self.fetch("MATCH (p:Person)-[:MEMBER_OF]->(c:Community) RETURN p.id AS person, c.id AS community")
         return {r["person"]: r["community"] for r in rows}
 
     # -- cursors ----------------------------------------------------------
 
     def get_cursor(self, source: str) -> str | None:
         """The stored crawl position of ``source``, or ``None``."""
-        rows = self._read("MATCH (c:Cursor {source: $s}) RETURN c.position AS p", s=source)
+        rows = self.fetch("MATCH (c:Cursor {source: $s}) RETURN c.position AS p", s=source)
         return rows[0]["p"] if rows else None
 
     def set_cursor(self, source: str, position: str) -> None:
@@ -353,13 +354,13 @@ class GraphStore:
         if not label.isidentifier():
             raise ValueError(f"not a label: {label!r}")
         where = " WHERE n.ts IS NOT NULL" if stored_only else ""
-        return self._read(f"MATCH (n:{label}){where} RETURN count(n) AS n")[0]["n"]
+        return self.fetch(f"MATCH (n:{label}){where} RETURN count(n) AS n")[0]["n"]
 
     def counts(self) -> dict[str, int]:
         """Node counts by label and relationship counts by type."""
         out = {label: self.count(label) for label in ("Person", "Account", "Message", "Community")}
         out["Message (stored)"] = self.count("Message", stored_only=True)
-        for row in self._read("MATCH ()-[r]->() RETURN type(r) AS t, count(r) AS n"):
+        for row in self.fetch("MATCH ()-[r]->() RETURN type(r) AS t, count(r) AS n"):
             out[row["t"]] = row["n"]
         return out
 
