@@ -313,6 +313,37 @@ def sample(directory: Path = typer.Argument(..., help="Where to write the sample
               f"under {manifest.directory}")
 
 
+# -- workers ------------------------------------------------------------------------
+
+
+def _celery_argv(extra: list[str]) -> None:
+    import os
+
+    if state.config_path is not None:
+        os.environ["AGORA_CONFIG"] = str(state.config_path)
+    state.config()  # fail early, in one line, on a bad config
+    from workers.app import app as celery_app
+
+    celery_app.start(extra)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(ctx: typer.Context,
+           concurrency: int = typer.Option(2, "--concurrency", help="Worker processes."),
+           loglevel: str = typer.Option("INFO", "--loglevel")) -> None:
+    """Run a Celery worker for the pipeline tasks (broker: workers.broker_url).
+
+    Extra options are passed to `celery worker`.
+    """
+    _celery_argv(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-E", *ctx.args])
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def beat(ctx: typer.Context, loglevel: str = typer.Option("INFO", "--loglevel")) -> None:
+    """Run the Celery beat scheduler (rescore every workers.rescore_interval_s)."""
+    _celery_argv(["beat", f"--loglevel={loglevel}", *ctx.args])
+
+
 # -- the embedded graph server ------------------------------------------------------
 
 

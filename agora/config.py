@@ -113,6 +113,21 @@ class SampleConfig(_Section):
     people: int = Field(240, ge=10, le=100_000)
 
 
+class WorkersConfig(_Section):
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str | None = "redis://127.0.0.1:6379/1"
+    rescore_interval_s: float = Field(900.0, gt=0)
+    task_time_limit_s: float = Field(3600.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=100)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://", "memory://")):
+            raise ValueError("must be a redis:// or amqp:// URL")
+        return v
+
+
 class OutputConfig(_Section):
     dir: Path = Path("agora-output")
 
@@ -126,6 +141,7 @@ class Config(_Section):
     scoring: ScoringConfig = ScoringConfig()
     imports: ImportConfig = Field(ImportConfig(), alias="import")
     sample: SampleConfig = SampleConfig()
+    workers: WorkersConfig = WorkersConfig()
     output: OutputConfig = OutputConfig()
     brand_accounts: list[str] = Field(default_factory=list)
     source: str = Field("<defaults>", exclude=True)
@@ -183,6 +199,18 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def _env_name(overrides: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+    """The environment variable that set the value at ``loc``, if one did."""
+    node: Any = overrides
+    for depth, part in enumerate(loc):
+        if not isinstance(node, dict) or str(part) not in node:
+            return None
+        node = node[str(part)]
+        if not isinstance(node, dict) or depth == len(loc) - 1:
+            return "AGORA_" + "__".join(str(p).upper() for p in loc[: depth + 1])
+    return None
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
@@ -215,12 +243,16 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         raise ConfigError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(source, "(file)", "must be a mapping of sections")
-    data = _merge(data, _env_overrides(environ))
+    overrides = _env_overrides(environ)
+    data = _merge(data, overrides)
     try:
         return Config.model_validate({**data, "source": source})
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(file)"
+        env_name = _env_name(overrides, err["loc"])
+        if env_name:
+            source = f"{source} (overridden by ${env_name})"
         reason = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             reason = "unknown key"

@@ -69,3 +69,10 @@ def test_agora_config_variable_picks_the_file(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, "graph:\n  uri: embedded\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={"AGORA_GRAPH__BOLT_PORT": "99999"})
+    assert str(info.value).startswith(f"{path} (overridden by $AGORA_GRAPH__BOLT_PORT): graph.bolt_port: ")
