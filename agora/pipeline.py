@@ -115,12 +115,14 @@ def rescore(store: GraphStore, config: Config, *, now: datetime | None = None) -
     events = [EdgeEvent(r.source, r.target, r.kind, r.timestamp, r.polarity, r.message_id)
               for r in rows if r.source not in brand and r.target not in brand]
     s = config.scoring
-    result = score(events, people=[p["id"] for p in people if p["id"] not in brand], weights=s.weights,
+    customers = [p for p in people if p["id"] not in brand]
+    result = score(events, people=[p["id"] for p in customers], weights=s.weights,
                    half_life_days=s.half_life_days, resolution=s.resolution, seed=s.seed,
-                   previous_communities=store.community_assignment(), now=now, top_n=s.top_n)
+                   previous_communities=store.community_assignment(), now=now, top_n=s.top_n,
+                   mood={p["id"]: (p["sentiment_mean"], p["messages"]) for p in customers})
     own = {p["id"]: p for p in people}
     run_id = uuid.uuid4().hex
-    store.write_projection(_projection_rows(result), run_id)
+    store.write_projection(list(result.projection.edges()), run_id)
     store.write_people_scores([{"id": ps.id, "props": _person_props(ps, own.get(ps.id, {}))}
                                for ps in result.people.values()])
     names = {p["id"]: p["name"] for p in people}
@@ -133,12 +135,6 @@ def rescore(store: GraphStore, config: Config, *, now: datetime | None = None) -
     log.info("scored %d people, %d communities from %d interactions in %.1f s",
              len(result.people), len(result.communities), len(events), seconds)
     return ScoreReport(result, len(events), seconds)
-
-
-def _projection_rows(result: ScoreResult) -> Iterable[dict[str, Any]]:
-    return [{"source": u, "target": v, "weight": d["weight"], "count": d["count"],
-             "last_at": d["last_at"].isoformat(), "sentiment_sum": d.get("sentiment_sum", 0.0)}
-            for u, v, d in result.graph.edges(data=True)]
 
 
 def _person_props(ps: Any, own: dict[str, Any]) -> dict[str, Any]:

@@ -303,14 +303,16 @@ class GraphStore:
         SET e.weight = r.weight, e.count = r.count, e.last_at = datetime(r.last_at),
             e.sentiment_sum = r.sentiment_sum, e.run = $run
         """
-        for chunk in self._batches(list(edges)):
+        rows = [{**e, "last_at": _iso(e["last_at"])} for e in edges]
+        for chunk in self._batches(rows):
             self._write(lambda tx, c=chunk: tx.run(cypher, rows=c, run=run_id).consume())
         self._write(lambda tx: tx.run("MATCH ()-[e:INTERACTS]->() WHERE e.run <> $run DELETE e", run=run_id).consume())
 
     def write_communities(self, communities: Sequence[dict[str, Any]], members: Sequence[dict[str, str]],
                           run_id: str) -> None:
         """Set communities (``{"id", "size", "sentiment_mean", "label"}``) and
-        membership (``{"person", "community"}``), removing what this run dropped."""
+        membership (``{"person", "community"}``; a ``None`` community means none),
+        removing what this run dropped."""
         upsert = """
         UNWIND $rows AS r
         MERGE (c:Community {id: r.id})
@@ -324,7 +326,7 @@ class GraphStore:
         """
         for chunk in self._batches(list(communities)):
             self._write(lambda tx, c=chunk: tx.run(upsert, rows=c, run=run_id).consume())
-        for chunk in self._batches(list(members)):
+        for chunk in self._batches([m for m in members if m["community"] is not None]):
             self._write(lambda tx, c=chunk: tx.run(link, rows=c, run=run_id).consume())
         self._write(lambda tx: tx.run("MATCH (:Person)-[m:MEMBER_OF]->(:Community) WHERE m.run <> $run DELETE m",
                                       run=run_id).consume())
@@ -378,6 +380,10 @@ class GraphStore:
                 tx.rollback()
                 tx.close()
         return rows
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,137 @@
+"""Score people and communities from their interactions.
+
+:func:`score` is the whole model of DESIGN.md's steps 1–3 as one plain
+function: project the interactions onto people (:mod:`graph.projection`),
+find communities (:mod:`graph.communities`), and rank influence
+(:mod:`graph.influence`):
+
+* ``influence``: global weighted PageRank as a 0–100 percentile among all
+  scored people;
+* ``community_influence``: PageRank on the person's community's own edges,
+  as a 0–100 percentile inside the community. PageRank runs once on the
+  union of all communities' internal edges: with a uniform teleport, each
+  community's block is proportional to the PageRank of that community alone,
+  so the order inside every community (and thus the percentile) is the same;
+* ``intensity``: the decayed weight of the attention the person receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from graph.communities import detect_communities
+from graph.influence import pagerank, percentiles
+from graph.projection import EdgeEvent, Projection, project
+
+__all__ = ["PersonScore", "CommunityScore", "ScoreResult", "score"]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonScore:
+    """The scores of one person. ``community`` and ``community_influence`` are
+    ``None`` for a person with no interaction with anyone."""
+
+    id: str
+    community: str | None
+    influence: float
+    pagerank: float
+    community_influence: float | None
+    intensity: float
+    sentiment_mean: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityScore:
+    """One community: its members, mood (message-weighted mean polarity) and
+    ``top`` members by influence within it, most influential first."""
+
+    id: str
+    size: int
+    sentiment_mean: float | None
+    top: list[str]
+    members: list[str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    people: dict[str, PersonScore]
+    communities: dict[str, CommunityScore]
+    projection: Projection
+
+
+def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: Mapping[str, float],
+          half_life_days: float = 30.0, resolution: float = 1.0, seed: int | None = 42,
+          previous_communities: Mapping[str, str] | None = None, now: datetime | None = None, top_n: int = 5,
+          mood: Mapping[str, tuple[float | None, int]] | None = None) -> ScoreResult:
+    """Score everyone in ``people`` and in ``events``.
+
+    ``previous_communities`` (person → id) keeps community ids stable across
+    runs; ``mood`` gives each person's (mean polarity, message count), used
+    for person and community sentiment (missing: taken from ``events``).
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    >>> r = score([EdgeEvent(f, "hub", "reply", t) for f in "abc"], weights={"reply": 1.0})
+    >>> r.people["hub"].influence, r.people["hub"].community_influence, r.people["hub"].intensity
+    (100.0, 100.0, 3.0)
+    """
+    events = list(events)
+    proj = project(events, weights=weights, half_life_days=half_life_days, nodes=people, now=now)
+    if mood is None:
+        mood = _mood_from_events(events)
+    n = proj.n
+    global_rank = pagerank(n, proj.src, proj.dst, proj.weight)
+    global_pct = percentiles(global_rank)
+    intensity = proj.in_weight()
+
+    assignment = detect_communities(proj, resolution=resolution, seed=seed, previous=previous_communities)
+    community_of = np.array([assignment.get(node, "") for node in proj.nodes], dtype=object)
+    inside = (community_of[proj.src] == community_of[proj.dst]) & (community_of[proj.src] != "") \
+        if len(proj.src) else np.zeros(0, dtype=bool)
+    local_rank = pagerank(n, proj.src[inside], proj.dst[inside], proj.weight[inside])
+
+    members: dict[str, list[int]] = {}
+    for i, cid in enumerate(community_of.tolist()):
+        if cid:
+            members.setdefault(cid, []).append(i)
+    local_pct = np.full(n, np.nan)
+    communities: dict[str, CommunityScore] = {}
+    for cid, idx in members.items():
+        ix = np.asarray(idx)
+        local_pct[ix] = percentiles(local_rank[ix])
+        order = ix[np.lexsort((ix, -local_rank[ix]))]
+        names = [proj.nodes[i] for i in order]
+        communities[cid] = CommunityScore(cid, len(ix), _weighted_mood(names, mood), names[:top_n], names)
+
+    result_people = {}
+    for i, node in enumerate(proj.nodes):
+        cid = community_of[i] or None
+        result_people[node] = PersonScore(
+            id=node, community=cid, influence=round(float(global_pct[i]), 2), pagerank=float(global_rank[i]),
+            community_influence=None if cid is None else round(float(local_pct[i]), 2),
+            intensity=round(float(intensity[i]), 4), sentiment_mean=mood.get(node, (None, 0))[0])
+    ordered = dict(sorted(communities.items(), key=lambda kv: (-kv[1].size, kv[0])))
+    return ScoreResult(result_people, ordered, proj)
+
+
+def _mood_from_events(events: list[EdgeEvent]) -> dict[str, tuple[float | None, int]]:
+    """Each source's mean polarity over its distinct classified messages."""
+    by_person: dict[str, dict[str, float]] = {}
+    for e in events:
+        if e.polarity is not None and e.message_id is not None:
+            by_person.setdefault(e.source, {})[e.message_id] = e.polarity
+    return {p: (sum(m.values()) / len(m), len(m)) for p, m in by_person.items()}
+
+
+def _weighted_mood(names: list[str], mood: Mapping[str, tuple[float | None, int]]) -> float | None:
+    total, count = 0.0, 0
+    for name in names:
+        mean, messages = mood.get(name, (None, 0))
+        if mean is not None and messages:
+            total += mean * messages
+            count += messages
+    return round(total / count, 4) if count else None
