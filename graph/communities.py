@@ -10,12 +10,14 @@ tomorrow.
 
 from __future__ import annotations
 
+import random
 import re
+import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import igraph as ig
-import leidenalg
 import numpy as np
 
 from graph.projection import Projection
@@ -23,11 +25,23 @@ from graph.projection import Projection
 __all__ = ["leiden_membership", "stable_ids", "detect_communities"]
 
 _ID = re.compile(r"^c(\d+)$")
+_RNG_LOCK = threading.Lock()
+
+
+@contextmanager
+def _seeded(seed: int | None) -> Iterator[None]:
+    """igraph draws from one process-wide generator; give it a seeded one for this call only."""
+    with _RNG_LOCK:
+        ig.set_random_number_generator(random.Random(seed))
+        try:
+            yield
+        finally:
+            ig.set_random_number_generator(random)
 
 
 def leiden_membership(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *,
                       resolution: float = 1.0, seed: int | None = 42) -> np.ndarray:
-    """Leiden (RB configuration / modularity) on the undirected graph of ``n``
+    """Leiden (modularity, igraph's C implementation) on the undirected graph of ``n``
     nodes whose edge ``src[i]-dst[i]`` weighs ``weight[i]`` (parallel and
     opposite edges are summed). Returns a membership array; nodes of degree 0
     get ``-1``. Deterministic for a given ``seed``.
@@ -44,11 +58,11 @@ def leiden_membership(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarr
     pair = a * n + b
     unique, inverse = np.unique(pair, return_inverse=True)
     w = np.bincount(inverse, weights=weight)
-    graph = ig.Graph(n=n, edges=np.column_stack([unique // n, unique % n]).tolist(), directed=False)
-    graph.es["weight"] = w.tolist()
-    partition = leidenalg.find_partition(graph, leidenalg.RBConfigurationVertexPartition, weights="weight",
-                                         resolution_parameter=resolution, seed=seed, n_iterations=-1)
-    membership[:] = partition.membership
+    graph = ig.Graph(n=n, edges=np.column_stack([unique // n, unique % n]), directed=False)
+    with _seeded(seed):
+        clusters = graph.community_leiden(objective_function="modularity", weights=w, resolution=resolution,
+                                          n_iterations=-1)
+    membership[:] = clusters.membership
     degree = np.bincount(np.concatenate([unique // n, unique % n]), minlength=n)
     membership[degree == 0] = -1
     return membership
