@@ -137,11 +137,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
         table.add_column("sentiment", justify="right")
         table.add_column("accounts")
         for p in c["influencers"]:
-            table.add_row(p["name"] or p["id"], f"{p['community_influence']:.0f}", f"{p['influence']:.0f}",
-                          f"{p['intensity']:.1f}", _mood(p["sentiment_mean"]), ", ".join(p["accounts"]))
+            table.add_row(p["name"] or p["id"], _num(p["community_influence"], ".0f"), _num(p["influence"], ".0f"),
+                          _num(p["intensity"], ".1f"), _mood(p["sentiment_mean"]), ", ".join(p["accounts"]))
         out.print(table)
         out.print()
     out.print(f"Saved to {summary['saved_to']}")
+
+
+def _num(value: Optional[float], spec: str) -> str:
+    """A score for a table cell; people with no interaction have none."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def _mood(value: Optional[float]) -> str:
@@ -228,8 +233,8 @@ def people(top: int = typer.Option(10, "--top", "-n", min=1, help="How many peop
     for col in ("person", "community", "in community", "overall", "engagement", "sentiment", "accounts"):
         table.add_column(col)
     for p in rows:
-        table.add_row(p["name"] or p["id"], p["community"] or "", f"{p['community_influence']:.0f}",
-                      f"{p['influence']:.0f}", f"{p['intensity']:.1f}", _mood(p["sentiment_mean"]),
+        table.add_row(p["name"] or p["id"], p["community"] or "", _num(p["community_influence"], ".0f"),
+                      _num(p["influence"], ".0f"), _num(p["intensity"], ".1f"), _mood(p["sentiment_mean"]),
                       ", ".join(p["accounts"]))
     out.print(table)
 
@@ -408,7 +413,8 @@ def main() -> None:
         err.print(f"agora: config error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (GraphServerError, ServiceUnavailable, AuthError) as exc:
-        err.print(f"agora: graph server: {exc}", highlight=False, soft_wrap=True)
+        reason = " ".join(str(exc).split())  # the driver's messages span lines
+        err.print(f"agora: graph server: {reason}", highlight=False, soft_wrap=True)
         sys.exit(3)
 
 
