@@ -58,7 +58,8 @@ def leiden_membership(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarr
     pair = a * n + b
     unique, inverse = np.unique(pair, return_inverse=True)
     w = np.bincount(inverse, weights=weight)
-    graph = ig.Graph(n=n, edges=np.column_stack([unique // n, unique % n]), directed=False)
+    # tuples convert to igraph's edge vector about twice as fast as an ndarray does
+    graph = ig.Graph(n=n, edges=list(zip((unique // n).tolist(), (unique % n).tolist())), directed=False)
     with _seeded(seed):
         clusters = graph.community_leiden(objective_function="modularity", weights=w, resolution=resolution,
                                           n_iterations=-1)

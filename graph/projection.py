@@ -105,34 +105,27 @@ def project(events: Iterable[EdgeEvent], *, weights: Mapping[str, float], half_l
     index: dict[str, int] = {}
     for node in nodes:
         index.setdefault(node, len(index))
-    src: list[int] = []
-    dst: list[int] = []
-    base: list[float] = []
-    ts: list[float] = []
-    pol: list[float] = []
-    for e in events:
-        w = weights.get(e.kind, 0.0)
-        if w <= 0 or e.source == e.target:
-            continue
-        src.append(index.setdefault(e.source, len(index)))
-        dst.append(index.setdefault(e.target, len(index)))
-        base.append(w)
-        ts.append(e.timestamp.timestamp())
-        pol.append(0.0 if e.polarity is None else float(e.polarity))
+    kept = [e for e in events if weights.get(e.kind, 0.0) > 0 and e.source != e.target]
+    k = len(kept)
+    # generator → fromiter: no intermediate Python lists on a million events
+    src = np.fromiter((index.setdefault(e.source, len(index)) for e in kept), np.int64, k)
+    dst = np.fromiter((index.setdefault(e.target, len(index)) for e in kept), np.int64, k)
+    base = np.fromiter((weights[e.kind] for e in kept), np.float64, k)
+    t = np.fromiter((e.timestamp.timestamp() for e in kept), np.float64, k)
+    pol = np.fromiter((0.0 if e.polarity is None else e.polarity for e in kept), np.float64, k)
     names = list(index)
-    if not src:
+    if not k:
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
         return Projection(names, empty_i, empty_i, empty_f, empty_i, empty_f, empty_f,
                           now or datetime.now(timezone.utc), index)
-    t = np.asarray(ts)
     now_s = now.timestamp() if now is not None else float(t.max())
     age_days = np.maximum(now_s - t, 0.0) / _SECONDS_PER_DAY
-    w_decayed = np.asarray(base) * np.power(0.5, age_days / half_life_days)
-    pair = np.asarray(src, np.int64) * len(names) + np.asarray(dst, np.int64)
+    w_decayed = base * np.power(0.5, age_days / half_life_days)
+    pair = src * len(names) + dst
     unique, inverse = np.unique(pair, return_inverse=True)
     weight = np.bincount(inverse, weights=w_decayed)
     count = np.bincount(inverse).astype(np.int64)
-    senti = np.bincount(inverse, weights=np.asarray(pol))
+    senti = np.bincount(inverse, weights=pol)
     last = np.full(len(unique), -np.inf)
     np.maximum.at(last, inverse, t)
     when = now if now is not None else datetime.fromtimestamp(now_s, timezone.utc)
