@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["Config", "ConfigError", "load_config", "default_config_path"]
+__all__ = ["Config", "ConfigError", "AlertsConfig", "load_config", "default_config_path"]
 
 _KINDS = ("post", "reply", "mention", "quote", "share", "message", "reaction")
 
@@ -132,6 +132,59 @@ class OutputConfig(_Section):
     dir: Path = Path("agora-output")
 
 
+Severity = Literal["info", "warning", "critical"]
+_YEAR_H = 24 * 366
+
+
+class InfluencerNegativeAlert(_Section):
+    """An influential person whose recent messages are negative on average."""
+
+    enabled: bool = True
+    min_community_influence: float | None = Field(90.0, ge=0, le=100)  # percentile; null: not used
+    min_influence: float | None = Field(90.0, ge=0, le=100)            # percentile; null: not used
+    max_polarity: float = Field(-0.3, ge=-1, le=1)
+    window_days: float = Field(14.0, gt=0, le=3660)
+    min_messages: int = Field(2, ge=1, le=1_000_000)
+    severity: Severity = "critical"
+    cooldown_hours: float = Field(24.0, gt=0, le=_YEAR_H)
+
+    @model_validator(mode="after")
+    def _some_influence(self) -> "InfluencerNegativeAlert":
+        if self.min_community_influence is None and self.min_influence is None:
+            raise ValueError("set min_community_influence or min_influence (both are null)")
+        return self
+
+
+class NewInfluencerAlert(_Section):
+    """Someone who entered the top ``top_n`` of their community at this scoring."""
+
+    enabled: bool = True
+    top_n: int | None = Field(None, ge=1, le=1000)  # null: scoring.top_n
+    min_community_size: int = Field(10, ge=1, le=1_000_000)
+    severity: Severity = "info"
+    cooldown_hours: float = Field(168.0, gt=0, le=_YEAR_H)
+
+
+class CommunityMoodDropAlert(_Section):
+    """A community whose mood over the last window fell against the window before."""
+
+    enabled: bool = True
+    window_days: float = Field(7.0, gt=0, le=3660)
+    drop: float = Field(0.25, gt=0, le=2)
+    min_messages: int = Field(10, ge=1, le=1_000_000)
+    severity: Severity = "warning"
+    cooldown_hours: float = Field(24.0, gt=0, le=_YEAR_H)
+
+
+class AlertsConfig(_Section):
+    """Influencer alerts (:mod:`alerts`): one section per rule."""
+
+    enabled: bool = True
+    influencer_negative: InfluencerNegativeAlert = InfluencerNegativeAlert()
+    new_influencer: NewInfluencerAlert = NewInfluencerAlert()
+    community_mood_drop: CommunityMoodDropAlert = CommunityMoodDropAlert()
+
+
 class Config(_Section):
     """The whole configuration. ``source`` is the file it was read from (or
     ``<defaults>``); relative paths in it are resolved against that file's folder."""
@@ -143,6 +196,7 @@ class Config(_Section):
     sample: SampleConfig = SampleConfig()
     workers: WorkersConfig = WorkersConfig()
     output: OutputConfig = OutputConfig()
+    alerts: AlertsConfig = AlertsConfig()
     brand_accounts: list[str] = Field(default_factory=list)
     source: str = Field("<defaults>", exclude=True)
 

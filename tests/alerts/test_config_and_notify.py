@@ -1,0 +1,92 @@
+"""The ``alerts`` config section (validated at start) and the notifier seam."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agora.config import AlertsConfig, ConfigError, default_config_path, load_config
+from alerts.notify import NOTIFIERS, LogNotifier, Notifier, dispatch
+from alerts.records import Alert
+
+NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_lists_every_alerts_key_with_its_default() -> None:
+    data = yaml.safe_load(default_config_path().read_text())["alerts"]
+    assert data == AlertsConfig().model_dump()
+    config = load_config(default_config_path(), environ={})
+    assert config.alerts.influencer_negative.max_polarity == -0.3
+    assert config.alerts.new_influencer.top_n is None  # falls back to scoring.top_n
+
+
+@pytest.mark.parametrize("text, key", [
+    ("alerts:\n  influencer_negative:\n    max_polarity: 1.5\n", "alerts.influencer_negative.max_polarity"),
+    ("alerts:\n  influencer_negative:\n    max_polarity: -2\n", "alerts.influencer_negative.max_polarity"),
+    ("alerts:\n  influencer_negative:\n    min_community_influence: 101\n",
+     "alerts.influencer_negative.min_community_influence"),
+    ("alerts:\n  influencer_negative:\n    min_influence: -1\n", "alerts.influencer_negative.min_influence"),
+    ("alerts:\n  influencer_negative:\n    min_influence: null\n    min_community_influence: null\n",
+     "alerts.influencer_negative"),
+    ("alerts:\n  influencer_negative:\n    window_days: 0\n", "alerts.influencer_negative.window_days"),
+    ("alerts:\n  influencer_negative:\n    min_messages: 0\n", "alerts.influencer_negative.min_messages"),
+    ("alerts:\n  new_influencer:\n    top_n: 0\n", "alerts.new_influencer.top_n"),
+    ("alerts:\n  new_influencer:\n    severity: urgent\n", "alerts.new_influencer.severity"),
+    ("alerts:\n  community_mood_drop:\n    drop: 3\n", "alerts.community_mood_drop.drop"),
+    ("alerts:\n  community_mood_drop:\n    cooldown_hours: 0\n", "alerts.community_mood_drop.cooldown_hours"),
+    ("alerts:\n  community_mood_drop:\n    trheshold: 0.3\n", "alerts.community_mood_drop.trheshold"),
+    ("alerts:\n  churn:\n    enabled: true\n", "alerts.churn"),
+])
+def test_impossible_alert_settings_stop_with_one_line(tmp_path: Path, text: str, key: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: {key}: "), message
+
+
+def test_alert_settings_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    config = load_config(path, environ={"AGORA_ALERTS__ENABLED": "false"})
+    assert config.alerts.enabled is False
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={"AGORA_ALERTS__COMMUNITY_MOOD_DROP__DROP": "5"})
+    assert str(info.value).startswith(
+        f"{path} (overridden by $AGORA_ALERTS__COMMUNITY_MOOD_DROP__DROP): alerts.community_mood_drop.drop: ")
+
+
+def alert(severity: str = "critical") -> Alert:
+    return Alert(f"influencer_negative:tw:1:{severity}", "influencer_negative", severity, "tw:1",  # type: ignore[arg-type]
+                 "Influential customer Giulia Rossi is posting negatively", "mean polarity -0.60", (), NOW)
+
+
+@pytest.mark.parametrize("name", sorted(NOTIFIERS))
+def test_every_notifier_meets_the_contract(name: str) -> None:
+    notifier = NOTIFIERS[name]()
+    assert isinstance(notifier, Notifier) and notifier.name == name
+
+
+def test_log_notifier_and_dispatch(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        name = "broken"
+
+        def send(self, alert: Alert) -> None:
+            raise ConnectionError("refused")
+
+    with caplog.at_level(logging.INFO, logger="alerts.notify"):
+        failures = dispatch([alert("critical"), alert("info")], [Broken(), LogNotifier()])
+    assert [(n, a) for n, a, _ in failures] == [("broken", "influencer_negative:tw:1:critical"),
+                                               ("broken", "influencer_negative:tw:1:info")]
+    sent = [r for r in caplog.records if "Giulia Rossi" in r.getMessage()]
+    assert [r.levelno for r in sent] == [logging.WARNING, logging.INFO]  # the broken one did not stop the log
