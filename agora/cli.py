@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -141,7 +142,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
                           _num(p["intensity"], ".1f"), _mood(p["sentiment_mean"]), ", ".join(p["accounts"]))
         out.print(table)
         out.print()
-    out.print(f"Saved to {summary['saved_to']}")
+    alerts = summary.get("alerts", [])
+    out.print(f"[bold]Alerts raised this run[/bold]: {len(alerts)}" + ("" if alerts else " (none new)"))
+    for a in alerts:
+        out.print(f"  [{_SEVERITY_STYLE[a['severity']]}]{a['severity']:<8}[/] {a['title']}", highlight=False)
+        out.print(f"           {a['reason']}", highlight=False, style="dim")
+    out.print(f"\nSaved to {summary['saved_to']}")
+
+
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def _num(value: Optional[float], spec: str) -> str:
@@ -302,6 +311,42 @@ def query(cypher: str = typer.Argument(..., help="A read-only Cypher query."),
         table.add_row(*(json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v
                         for v in row.values()))
     out.print(table)
+
+
+@app.command()
+def alerts(since: Optional[datetime] = typer.Option(None, "--since", help="Only alerts raised at or after this time (ISO, UTC if no zone)."),
+           limit: int = typer.Option(100, "--limit", min=1, help="At most this many, newest first."),
+           ack: Optional[str] = typer.Option(None, "--ack", metavar="ALERT_ID", help="Acknowledge this alert instead of listing."),
+           json_out: bool = JsonOption) -> None:
+    """Influencer alerts raised so far (newest first), or acknowledge one.
+
+    Alerts are raised by `agora run` (and the workers) after each scoring:
+    an influential customer posting negatively, a new influencer in a
+    community, a community whose mood drops. Rules and thresholds: the
+    `alerts` section of config.yaml.
+    """
+    from alerts.engine import acknowledge, list_alerts
+
+    with _store() as store:
+        if ack is not None:
+            if not acknowledge(store, ack):
+                err.print(f"agora: no alert {ack!r}", highlight=False)
+                raise typer.Exit(1)
+            out.print(f"acknowledged {ack}")
+            return
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+        rows = list_alerts(store, since=since, limit=limit)
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table(show_edge=False)
+    for col in ("raised", "severity", "alert", "ack", "id"):
+        table.add_column(col)
+    for a in rows:
+        table.add_row(f"{a['created_at']:%Y-%m-%d %H:%M}", a["severity"], a["title"], "yes" if a["acknowledged"] else "",
+                      a["id"])
+    out.print(table if rows else "(no alerts)")
 
 
 @app.command()

@@ -1,5 +1,5 @@
-"""``agora run``: the whole pipeline in-process, with a progress bar per stage,
-and the summary it prints and saves."""
+"""``agora run``: the whole pipeline in-process (import, classify, score,
+alerts), with a progress bar per stage, and the summary it prints and saves."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from agora.config import Config
 from agora.pipeline import classify_pending, import_path, rescore
+from alerts.engine import evaluate, snapshot
 from graph.queries import communities, top_people
 from graph.store import GraphStore
 
@@ -23,8 +24,11 @@ log = logging.getLogger(__name__)
 
 def run_pipeline(store: GraphStore, config: Config, paths: list[Path] | None = None, *, fmt: str | None = None,
                  progress: Progress | None = None) -> dict[str, Any]:
-    """Import ``paths`` (default: the generated sample), classify, score, and
-    return the summary that was also written to ``output.dir/run.json``."""
+    """Import ``paths`` (default: the generated sample), classify, score, raise
+    alerts, and return the summary that was also written to ``output.dir/run.json``.
+
+    ``alerts`` in the summary are the ones this run raised: a re-run on the
+    same data raises none (they are stored in the graph, de-duplicated)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if paths is None:
@@ -54,10 +58,15 @@ def run_pipeline(store: GraphStore, config: Config, paths: list[Path] | None = N
 
     t0 = time.perf_counter()
     task = progress.add_task("score influence", total=1) if progress else None
+    before = snapshot(store)
     scored = rescore(store, config)
     if progress:
         progress.advance(task)
     timings["score"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    raised = evaluate(store, config, before) if config.alerts.enabled else []
+    timings["alerts"] = time.perf_counter() - t0
 
     groups = communities(store, members=True)
     for group in groups:
@@ -71,6 +80,7 @@ def run_pipeline(store: GraphStore, config: Config, paths: list[Path] | None = N
         "scoring": {"interactions": scored.edges, "seconds": round(scored.seconds, 2)},
         "counts": {"people": counts["Person"], "accounts": counts["Account"], "messages": counts["Message (stored)"],
                    "communities": counts["Community"]},
+        "alerts": [a.as_dict() for a in raised],
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "communities": groups,
     }
