@@ -153,6 +153,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
+def _print_table(columns: Any, rows: Any) -> None:
+    table = Table(show_edge=False)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
 def _num(value: Optional[float], spec: str) -> str:
     """A score for a table cell; people with no interaction have none."""
     return "n/a" if value is None else format(value, spec)
@@ -238,14 +247,10 @@ def people(top: int = typer.Option(10, "--top", "-n", min=1, help="How many peop
     if json_out:
         _print_json(rows)
         return
-    table = Table(show_edge=False)
-    for col in ("person", "community", "in community", "overall", "engagement", "sentiment", "accounts"):
-        table.add_column(col)
-    for p in rows:
-        table.add_row(p["name"] or p["id"], p["community"] or "", _num(p["community_influence"], ".0f"),
-                      _num(p["influence"], ".0f"), _num(p["intensity"], ".1f"), _mood(p["sentiment_mean"]),
-                      ", ".join(p["accounts"]))
-    out.print(table)
+    _print_table(("person", "community", "in community", "overall", "engagement", "sentiment", "accounts"),
+                 [(p["name"] or p["id"], p["community"] or "", _num(p["community_influence"], ".0f"),
+                   _num(p["influence"], ".0f"), _num(p["intensity"], ".1f"), _mood(p["sentiment_mean"]),
+                   ", ".join(p["accounts"])) for p in rows])
 
 
 @app.command()
@@ -259,13 +264,9 @@ def communities(json_out: bool = JsonOption,
     if json_out:
         _print_json(rows)
         return
-    table = Table(show_edge=False)
-    for col in ("community", "label", "size", "mood", "top members"):
-        table.add_column(col)
-    for c in rows:
-        table.add_row(c["id"], c["label"] or "", str(c["size"]), _mood(c["sentiment_mean"]),
-                      ", ".join(p["name"] or p["id"] for p in c["top"]))
-    out.print(table)
+    _print_table(("community", "label", "size", "mood", "top members"),
+                 [(c["id"], c["label"] or "", str(c["size"]), _mood(c["sentiment_mean"]),
+                   ", ".join(p["name"] or p["id"] for p in c["top"])) for c in rows])
 
 
 @app.command()
@@ -304,13 +305,9 @@ def query(cypher: str = typer.Argument(..., help="A read-only Cypher query."),
     if not rows:
         out.print("(no rows)")
         return
-    table = Table(show_edge=False)
-    for col in rows[0]:
-        table.add_column(str(col))
-    for row in rows:
-        table.add_row(*(json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v
-                        for v in row.values()))
-    out.print(table)
+    _print_table([str(col) for col in rows[0]],
+                 [[v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str) for v in row.values()]
+                  for row in rows])
 
 
 @app.command()
@@ -340,13 +337,12 @@ def alerts(since: Optional[datetime] = typer.Option(None, "--since", help="Only 
     if json_out:
         _print_json(rows)
         return
-    table = Table(show_edge=False)
-    for col in ("raised", "severity", "alert", "ack", "id"):
-        table.add_column(col)
-    for a in rows:
-        table.add_row(f"{a['created_at']:%Y-%m-%d %H:%M}", a["severity"], a["title"], "yes" if a["acknowledged"] else "",
-                      a["id"])
-    out.print(table if rows else "(no alerts)")
+    if not rows:
+        out.print("(no alerts)")
+        return
+    _print_table(("raised", "severity", "alert", "ack", "id"),
+                 [(f"{a['created_at']:%Y-%m-%d %H:%M}", a["severity"], a["title"], "yes" if a["acknowledged"] else "",
+                   a["id"]) for a in rows])
 
 
 @app.command()

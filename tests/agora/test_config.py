@@ -36,6 +36,22 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     ("scoring:\n  half_life_days: 0\n", "scoring.half_life_days"),
     ("nlp:\n  modle: x\n", "nlp.modle"),
     ("import:\n  timezone: Mars/Olympus\n", "import.timezone"),
+    # impossible alert thresholds
+    ("alerts:\n  influencer_negative:\n    max_polarity: 1.5\n", "alerts.influencer_negative.max_polarity"),
+    ("alerts:\n  influencer_negative:\n    max_polarity: -2\n", "alerts.influencer_negative.max_polarity"),
+    ("alerts:\n  influencer_negative:\n    min_community_influence: 101\n",
+     "alerts.influencer_negative.min_community_influence"),
+    ("alerts:\n  influencer_negative:\n    min_influence: -1\n", "alerts.influencer_negative.min_influence"),
+    ("alerts:\n  influencer_negative:\n    min_influence: null\n    min_community_influence: null\n",
+     "alerts.influencer_negative"),
+    ("alerts:\n  influencer_negative:\n    window_days: 0\n", "alerts.influencer_negative.window_days"),
+    ("alerts:\n  influencer_negative:\n    min_messages: 0\n", "alerts.influencer_negative.min_messages"),
+    ("alerts:\n  new_influencer:\n    top_n: 0\n", "alerts.new_influencer.top_n"),
+    ("alerts:\n  new_influencer:\n    severity: urgent\n", "alerts.new_influencer.severity"),
+    ("alerts:\n  community_mood_drop:\n    drop: 3\n", "alerts.community_mood_drop.drop"),
+    ("alerts:\n  community_mood_drop:\n    cooldown_hours: 0\n", "alerts.community_mood_drop.cooldown_hours"),
+    ("alerts:\n  community_mood_drop:\n    trheshold: 0.3\n", "alerts.community_mood_drop.trheshold"),
+    ("alerts:\n  churn:\n    enabled: true\n", "alerts.churn"),
 ])
 def test_bad_value_is_one_line_naming_file_and_key(tmp_path: Path, text: str, key: str) -> None:
     path = write(tmp_path, text)

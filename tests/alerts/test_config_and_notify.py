@@ -30,32 +30,6 @@ def test_shipped_config_lists_every_alerts_key_with_its_default() -> None:
     assert config.alerts.new_influencer.top_n is None  # falls back to scoring.top_n
 
 
-@pytest.mark.parametrize("text, key", [
-    ("alerts:\n  influencer_negative:\n    max_polarity: 1.5\n", "alerts.influencer_negative.max_polarity"),
-    ("alerts:\n  influencer_negative:\n    max_polarity: -2\n", "alerts.influencer_negative.max_polarity"),
-    ("alerts:\n  influencer_negative:\n    min_community_influence: 101\n",
-     "alerts.influencer_negative.min_community_influence"),
-    ("alerts:\n  influencer_negative:\n    min_influence: -1\n", "alerts.influencer_negative.min_influence"),
-    ("alerts:\n  influencer_negative:\n    min_influence: null\n    min_community_influence: null\n",
-     "alerts.influencer_negative"),
-    ("alerts:\n  influencer_negative:\n    window_days: 0\n", "alerts.influencer_negative.window_days"),
-    ("alerts:\n  influencer_negative:\n    min_messages: 0\n", "alerts.influencer_negative.min_messages"),
-    ("alerts:\n  new_influencer:\n    top_n: 0\n", "alerts.new_influencer.top_n"),
-    ("alerts:\n  new_influencer:\n    severity: urgent\n", "alerts.new_influencer.severity"),
-    ("alerts:\n  community_mood_drop:\n    drop: 3\n", "alerts.community_mood_drop.drop"),
-    ("alerts:\n  community_mood_drop:\n    cooldown_hours: 0\n", "alerts.community_mood_drop.cooldown_hours"),
-    ("alerts:\n  community_mood_drop:\n    trheshold: 0.3\n", "alerts.community_mood_drop.trheshold"),
-    ("alerts:\n  churn:\n    enabled: true\n", "alerts.churn"),
-])
-def test_impossible_alert_settings_stop_with_one_line(tmp_path: Path, text: str, key: str) -> None:
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as info:
-        load_config(path, environ={})
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(f"{path}: {key}: "), message
-
-
 def test_alert_settings_from_the_environment(tmp_path: Path) -> None:
     path = write(tmp_path, "")
     config = load_config(path, environ={"AGORA_ALERTS__ENABLED": "false"})
