@@ -4,65 +4,94 @@ Each task opens nothing itself: the worker process holds one graph store
 (opened lazily after the fork, never inherited) and the sentiment model
 (loaded once). Tasks are idempotent (the pipeline is), acknowledged late and
 re-queued when a worker dies mid-task, and retried with exponential backoff
-on graph or broker outages, a bounded number of times.
+on graph or broker outages, a bounded number of times
+(``workers.max_retries``). Rescores never overlap: two concurrent ones would
+each delete the other's projection and communities, so every worker takes a
+lock in Redis (the result backend's, else the broker's) around it.
 
 Start a worker with ``agora worker`` and the scheduler with ``agora beat``;
-the config file is taken from ``$AGORA_CONFIG`` like every command.
+the config file is taken from ``$AGORA_CONFIG`` like every command. The
+module-level :data:`app` reads the configuration the first time it is used,
+not at import, so importing this module never needs a config; code that holds
+a :class:`~agora.config.Config` (the API, tests) builds its own app with
+:func:`make_app` and sends work with ``ingest_chain(path, app=...)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, chain
+import redis
+from celery import Celery, Task, chain
+from celery.local import Proxy
 from celery.signals import worker_process_shutdown
 from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from agora.config import Config, load_config
 
-__all__ = ["app", "make_app", "ingest_chain"]
+__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "TASK_NAMES", "RESCORE_LOCK"]
 
 log = logging.getLogger(__name__)
 
-_RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, ConnectionError, TimeoutError)
+_RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, ConnectionError, TimeoutError,
+              redis.ConnectionError, redis.TimeoutError)
+#: Autoretry with exponential backoff (1, 2, 4 ... s, at most 120 s, jittered); the
+#: bound, ``max_retries``, comes from the config through ``task_annotations``.
+_RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "retry_backoff_max": 120,
+                          "retry_jitter": True}
+TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore")
+RESCORE_LOCK = "agora:lock:rescore"
 
 
-def make_app(config: Config) -> Celery:
-    """A Celery app configured from ``config.workers``."""
+def _settings(config: Config) -> dict[str, Any]:
+    """The Celery settings for ``config.workers``."""
     w = config.workers
-    celery = Celery("agora", broker=w.broker_url, backend=w.result_backend)
-    celery.conf.update(
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_time_limit=w.task_time_limit_s,
-        task_soft_time_limit=w.task_time_limit_s * 0.9,
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_expires=24 * 3600,
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": w.task_time_limit_s * 1.5},
-        worker_send_task_events=True,
-        task_send_sent_event=True,
-        beat_schedule={
-            "rescore": {"task": "agora.rescore", "schedule": w.rescore_interval_s},
+    return {
+        "broker_url": w.broker_url,
+        "result_backend": w.result_backend,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": w.task_time_limit_s,
+        "task_soft_time_limit": w.task_time_limit_s * 0.9,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_expires": 24 * 3600,
+        "broker_connection_retry_on_startup": True,
+        # Redis only (amqp ignores them): redeliver an unacknowledged task after the
+        # hard time limit, and never wait on a connect forever.
+        "broker_transport_options": {"visibility_timeout": w.task_time_limit_s * 1.5,
+                                     "socket_connect_timeout": 10},
+        "redis_socket_connect_timeout": 10,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_annotations": {name: {"max_retries": w.max_retries} for name in TASK_NAMES},
+        "beat_schedule": {
+            # A rescore nobody ran within one interval is superseded by the next one:
+            # workers that were down do not come back to a pile of rescores.
+            "rescore": {"task": "agora.rescore", "schedule": w.rescore_interval_s,
+                        "options": {"expires": w.rescore_interval_s}},
         },
-    )
-    return celery
+    }
 
 
 class _Resources:
-    """Per-process graph store and model, created on first use after the fork."""
+    """Per-process config, graph store and model, created on first use (after the fork)."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config | None = None) -> None:
         self._lock = threading.Lock()
-        self._config: Config | None = None
+        self._config = config
         self._store: Any = None
         self._model: Any = None
+        self._redis: redis.Redis | None = None
+        _ALL_RESOURCES.add(self)
 
     def config(self) -> Config:
         if self._config is None:
@@ -86,53 +115,126 @@ class _Resources:
                 self._model = load_model(n.model, batch_size=n.batch_size, max_length=n.max_length, device=n.device)
             return self._model
 
+    def rescore_lock(self) -> Any:
+        """The lock every worker takes around a rescore, or ``None`` when no Redis is configured."""
+        w = self.config().workers
+        with self._lock:
+            if self._redis is None:
+                url = next((u for u in (w.result_backend, w.broker_url) if u and u.startswith(("redis://", "rediss://"))),
+                           None)
+                if url is None:
+                    return None
+                self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
+        # The lease outlives no holder: a worker killed at the hard time limit frees it then.
+        return self._redis.lock(RESCORE_LOCK, timeout=w.task_time_limit_s)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
 
 
-resources = _Resources()
-app = make_app(resources.config())
+_ALL_RESOURCES: weakref.WeakSet[_Resources] = weakref.WeakSet()
 
 
 @worker_process_shutdown.connect
-def _close_store(**_: Any) -> None:
-    resources.close()
+def _close_stores(**_: Any) -> None:
+    for res in list(_ALL_RESOURCES):
+        res.close()
 
 
-def _retry_options() -> dict[str, Any]:
-    return {"autoretry_for": _RETRYABLE, "retry_backoff": True, "retry_backoff_max": 120, "retry_jitter": True,
-            "max_retries": resources.config().workers.max_retries}
+def _resources(task: Task) -> _Resources:
+    return task.app.agora_resources  # type: ignore[no-any-return]
 
 
-@app.task(name="agora.ingest_path", **_retry_options())
-def ingest_path(path: str, fmt: str | None = None) -> dict[str, Any]:
+def _ingest_path(self: Task, path: str, fmt: str | None = None) -> dict[str, Any]:
     """Import a file or folder; returns the import report as a dict."""
     from agora.pipeline import import_path
 
-    report = import_path(resources.store(), Path(path), resources.config(), fmt=fmt)
+    res = _resources(self)
+    report = import_path(res.store(), Path(path), res.config(), fmt=fmt)
     return {"path": report.path, "read": report.read, "new": report.new, "skipped": len(report.issues)}
 
 
-@app.task(name="agora.classify", **_retry_options())
-def classify(_previous: Any = None) -> int:
+def _classify(self: Task, _previous: Any = None) -> int:
     """Classify every message without a sentiment; returns how many."""
     from agora.pipeline import classify_pending
 
-    return classify_pending(resources.store(), resources.config(), model=resources.model())
+    res = _resources(self)
+    return classify_pending(res.store(), res.config(), model=res.model())
 
 
-@app.task(name="agora.rescore", **_retry_options())
-def rescore(_previous: Any = None) -> dict[str, Any]:
-    """Recompute communities and influence."""
+@contextlib.contextmanager
+def _one_at_a_time(res: _Resources) -> Iterator[None]:
+    """Hold the rescore lock; wait for it up to half the task time limit, then raise :class:`TimeoutError`
+    (retried like an outage)."""
+    lock = res.rescore_lock()
+    if lock is None:
+        log.warning("no Redis in workers.broker_url or workers.result_backend: rescores are not serialised")
+        yield
+        return
+    wait_s = res.config().workers.task_time_limit_s / 2
+    if not lock.acquire(blocking=True, blocking_timeout=wait_s):
+        raise TimeoutError(f"another rescore held {RESCORE_LOCK} for {wait_s:.0f} s")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):  # the lease expired meanwhile
+            lock.release()
+
+
+def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
+    """Recompute communities and influence, one rescore at a time across all workers.
+
+    A rescore waits for a running one rather than being dropped, so it still
+    sees what was imported before it was sent.
+    """
     from agora.pipeline import rescore as run_rescore
 
-    report = run_rescore(resources.store(), resources.config())
+    res = _resources(self)
+    with _one_at_a_time(res):
+        report = run_rescore(res.store(), res.config())
     return {"people": len(report.result.people), "communities": len(report.result.communities),
             "interactions": report.edges, "seconds": round(report.seconds, 2)}
 
 
-def ingest_chain(path: str, fmt: str | None = None) -> Any:
-    """ingest → classify → rescore, as one Celery chain."""
-    return chain(ingest_path.si(path, fmt), classify.s(), rescore.s())
+def make_app(config: Config | None = None) -> Celery:
+    """A Celery app with Agora's tasks, configured from ``config.workers``.
+
+    With no ``config`` the app calls :func:`~agora.config.load_config` the
+    first time it needs its settings (sending, or starting a worker), not now.
+    """
+    celery = Celery("agora")
+    res = _Resources(config)
+    celery.agora_resources = res  # type: ignore[attr-defined]
+    if config is None:
+        celery.add_defaults(lambda: _settings(res.config()))
+    else:
+        celery.conf.update(_settings(config))
+    for name, fun in zip(TASK_NAMES, (_ingest_path, _classify, _rescore)):
+        celery.task(name=name, bind=True, shared=False, **_RETRY)(fun)
+    return celery
+
+
+app = make_app()
+_default_app = app
+ingest_path: Task = Proxy(lambda: _default_app.tasks["agora.ingest_path"])
+classify: Task = Proxy(lambda: _default_app.tasks["agora.classify"])
+rescore: Task = Proxy(lambda: _default_app.tasks["agora.rescore"])
+
+
+def ingest_chain(path: str | Path, fmt: str | None = None, *, app: Celery | None = None,
+                 queue: str | None = None) -> Any:
+    """ingest → classify → rescore, as one Celery chain on ``app`` (this module's by default).
+
+    ``queue`` routes every step to that queue (``chain.apply_async(queue=...)``
+    would route only the first one; the rest would go to the default queue).
+    """
+    celery = _default_app if app is None else app
+    options = {"queue": queue} if queue else {}
+    return chain(celery.signature("agora.ingest_path", args=(str(path), fmt), immutable=True, options=options),
+                 celery.signature("agora.classify", options=options),
+                 celery.signature("agora.rescore", options=options))
