@@ -173,7 +173,7 @@ def load_bundled(model_dir: Path = MODEL_DIR) -> tuple[Any, Any, dict[str, Any]]
 
 
 def save_bundled(model: Any, out_dir: Path, *, name: str, tensors: Sequence[str], max_length: int,
-                 training: Mapping[str, Any], emoji_names: bool = True,
+                 training: Mapping[str, Any], emoji_names: bool = False,
                  metrics: Mapping[str, Any] | None = None) -> Path:
     """Write ``tensors`` (state-dict names of ``model``) as float16
     ``weights.safetensors`` and the manifest into ``out_dir``; returns it.

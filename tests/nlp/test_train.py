@@ -44,7 +44,7 @@ def test_training_smoke(tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir()} == {"weights.safetensors", "manifest.json", "metrics.json"}
     manifest = read_manifest(out)
     assert manifest["name"] == "agora-sentiment-0.1"
-    assert manifest["normalisation"]["emoji"] == "names"
+    assert manifest["normalisation"]["emoji"] == "kept"
     assert manifest["training"]["train_examples"] + manifest["training"]["validation_examples"] == 300
     assert all(k.startswith(("bert.encoder.layer.5.", "bert.pooler.", "classifier.")) for k in manifest["weights"]["tensors"])
     assert json.loads((out / "metrics.json").read_text())["validation"] == metrics["validation"]
@@ -58,13 +58,15 @@ def test_training_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_no_noncommercial_drops_sentipolc(tmp_path: Path) -> None:
+def test_no_noncommercial_drops_sentipolc_and_emoji_names(tmp_path: Path) -> None:
     data = make_tsv(tmp_path / "train.tsv", per_cell=10)
     out = tmp_path / "model"
     assert main(["--data", str(data), "--output", str(out), "--no-noncommercial", "--top-layers", "1",
-                 "--epochs", "1", "--max-length", "16"]) == 0
+                 "--epochs", "1", "--max-length", "16", "--emoji-names"]) == 0
     manifest = read_manifest(out)
     assert manifest["name"] == "agora-sentiment-0.1-commercial"
+    assert manifest["normalisation"]["emoji"] == "names"
+    assert load_model(str(out)).emoji_names
     assert manifest["training"]["excluded_sources"] == ["sentipolc2016"]
     assert manifest["training"]["train_examples"] + manifest["training"]["validation_examples"] == 40
 
