@@ -359,6 +359,95 @@ def sample(directory: Path = typer.Argument(..., help="Where to write the sample
               f"under {manifest.directory}")
 
 
+# -- API, export and privacy ----------------------------------------------------------
+
+
+@app.command()
+def serve(host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default: api.host, 127.0.0.1)."),
+          port: Optional[int] = typer.Option(None, "--port", help="Port (default: api.port, 8000).")) -> None:
+    """Serve the REST API and the dashboard.
+
+    Open http://HOST:PORT/dashboard/ for the dashboard and /docs for the API.
+    Every route but /health needs an API key: set plain keys in
+    $AGORA_API_KEYS (comma-separated) or their SHA-256 digests in
+    api.keys_sha256. Example:
+
+      AGORA_API_KEYS=$(openssl rand -hex 16) agora serve --port 8000
+    """
+    import uvicorn
+
+    from api.app import create_app
+
+    config = state.config()
+    application = create_app(config)
+    uvicorn.run(application, host=host or config.api.host, port=port or config.api.port, log_level="info")
+
+
+@app.command("export")
+def export_(path: Path = typer.Argument(..., help="File to write (e.g. agora.gexf)."),
+            fmt: Optional[str] = typer.Option(None, "--format", help="gexf or graphml (default: from PATH's suffix).")) -> None:
+    """Export people, communities, scores and interactions for Gephi (GEXF 1.2) or any GraphML tool."""
+    from graph.export import FORMATS, export_graph
+
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not a format; use gexf or graphml", param_hint="--format")
+    with _store() as store:
+        data, nodes, edges = export_graph(store, fmt)  # type: ignore[arg-type]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    out.print(f"{nodes} people and {edges} interactions written to {path} ({fmt})")
+
+
+@app.command()
+def forget(person: str = typer.Argument(..., help="A person id or one of their account keys (platform:native_id)."),
+           yes: bool = typer.Option(False, "--yes", help="Do not ask."),
+           json_out: bool = JsonOption) -> None:
+    """Erase a person (GDPR art. 17): the person, their accounts and messages,
+    alerts about them, and quotes of their messages in other alerts.
+
+    Mentions of their handles in others' messages become [erased]. Safe to
+    repeat. Scores of the others change at the next `agora score`.
+    """
+    from graph.privacy import forget_person, resolve_person
+
+    with _store() as store:
+        pid = resolve_person(store, person)
+        if pid is None:
+            err.print(f"agora: no person or account {person!r}", highlight=False)
+            raise typer.Exit(1)
+        if not yes:
+            typer.confirm(f"Erase {pid} and everything they wrote?", abort=True)
+        report = forget_person(store, pid)
+    if json_out:
+        _print_json({"person": pid, "erased": report})
+        return
+    out.print(f"erased {pid}: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.items()))
+
+
+@app.command()
+def retention(days: Optional[float] = typer.Option(None, "--days", min=0.001, help="Keep text this many days (default: privacy.retention_days)."),
+              json_out: bool = JsonOption) -> None:
+    """Delete message text older than N days; keep sentiment, counts and interactions.
+
+    Scores and mood over time do not change. Run it daily (cron or the
+    workers' beat); re-running it is safe.
+    """
+    from graph.privacy import apply_retention
+
+    days = days if days is not None else state.config().privacy.retention_days
+    if days is None:
+        err.print("agora: no retention period: give --days N or set privacy.retention_days", highlight=False)
+        raise typer.Exit(2)
+    with _store() as store:
+        report = apply_retention(store, days)
+    if json_out:
+        _print_json(report)
+        return
+    out.print(f"text removed from {report['messages']} messages older than {days:g} days "
+              f"({report['alert_quotes']} alert quotes)")
+
+
 # -- workers ------------------------------------------------------------------------
 
 

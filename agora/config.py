@@ -185,6 +185,39 @@ class AlertsConfig(_Section):
     community_mood_drop: CommunityMoodDropAlert = CommunityMoodDropAlert()
 
 
+class ApiConfig(_Section):
+    """``agora serve``: the REST API and the dashboard. Keys: SHA-256 hex digests
+    here, or plain keys in ``$AGORA_API_KEYS`` (comma-separated, hashed at start)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    keys_sha256: list[str] = Field(default_factory=list)
+    map_people: int = Field(300, ge=10, le=5000)  # people drawn at most on the dashboard's map
+
+    @field_validator("keys_sha256")
+    @classmethod
+    def _hashes(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if len(h) != 64 or any(ch not in "0123456789abcdef" for ch in h.lower()):
+                raise ValueError(f"{h[:12]!r}... is not a SHA-256 hex digest (64 hex digits; "
+                                 "put plain keys in $AGORA_API_KEYS instead)")
+        return [h.lower() for h in v]
+
+
+class PrivacyConfig(_Section):
+    """Erasure, pseudonymisation and retention (:mod:`graph.privacy`)."""
+
+    pseudonymise_handles: bool = False
+    pseudonym_secret: str | None = None  # only from $AGORA_PRIVACY__PSEUDONYM_SECRET
+    retention_days: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _secret(self) -> "PrivacyConfig":
+        if self.pseudonymise_handles and not self.pseudonym_secret:
+            raise ValueError("pseudonymise_handles needs a key: set $AGORA_PRIVACY__PSEUDONYM_SECRET")
+        return self
+
+
 class Config(_Section):
     """The whole configuration. ``source`` is the file it was read from (or
     ``<defaults>``); relative paths in it are resolved against that file's folder."""
@@ -197,6 +230,8 @@ class Config(_Section):
     workers: WorkersConfig = WorkersConfig()
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
+    api: ApiConfig = ApiConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     brand_accounts: list[str] = Field(default_factory=list)
     source: str = Field("<defaults>", exclude=True)
 

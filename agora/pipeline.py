@@ -63,6 +63,9 @@ def import_path(store: GraphStore, path: Path, config: Config, *, fmt: str | Non
     report = ImportReport(str(path))
     started = time.perf_counter()
 
+    privacy = config.privacy
+    brand = frozenset(config.brand_accounts)
+
     def good() -> Iterator[Interaction]:
         for item in read_path(path, fmt, tz=config.imports.timezone,
                               window_minutes=config.imports.group_chat.window_minutes,
@@ -72,6 +75,10 @@ def import_path(store: GraphStore, path: Path, config: Config, *, fmt: str | Non
                 report.issues.append(item)
                 continue
             report.read += 1
+            if privacy.pseudonymise_handles:
+                from graph.privacy import pseudonymise_interaction
+
+                item = pseudonymise_interaction(item, privacy.pseudonym_secret or "", brand)
             yield item
 
     report.new = store.upsert_interactions(good(), brand_accounts=config.brand_accounts, progress=progress)
