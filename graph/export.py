@@ -84,13 +84,27 @@ def export_bytes(g: nx.DiGraph, fmt: Format) -> bytes:
     buf = io.BytesIO()
     if fmt == "graphml":
         nx.write_graphml_xml(g, buf, encoding="utf-8", named_key_ids=True)
-        return buf.getvalue()
+        return _graphml_booleans(buf.getvalue())
     styled = g.copy()
     for node, attrs in styled.nodes(data=True):
         size = 4.0 + 0.26 * attrs.get("influence", 0.0)  # influence is a 0-100 percentile
         attrs["viz"] = {"size": round(size, 2), "color": {**community_colour(attrs.get("community")), "a": 1.0}}
     nx.write_gexf(styled, buf, encoding="utf-8", version="1.2draft")
     return buf.getvalue()
+
+
+def _graphml_booleans(data: bytes) -> bytes:
+    """networkx writes booleans as ``True``/``False``; XML Schema (and strict
+    readers) want ``true``/``false``."""
+    from lxml import etree
+
+    ns = "{http://graphml.graphdrawing.org/xmlns}"
+    root = etree.fromstring(data)
+    booleans = {k.get("id") for k in root.iter(f"{ns}key") if k.get("attr.type") == "boolean"}
+    for d in root.iter(f"{ns}data"):
+        if d.get("key") in booleans and d.text:
+            d.text = d.text.strip().lower()
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 def export_graph(store: GraphStore, fmt: Format) -> tuple[bytes, int, int]:
