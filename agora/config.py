@@ -284,7 +284,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         except yaml.YAMLError:
             value = raw
         # Secrets stay strings even when they look like numbers.
-        node[path[-1]] = raw if path[-1] in {"password", "token", "secret"} else value
+        secret = path[-1] in {"password", "token", "secret"} or path[-1].endswith(("_password", "_token", "_secret"))
+        node[path[-1]] = raw if secret else value
     return out
 
 

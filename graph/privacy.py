@@ -149,16 +149,16 @@ def pseudonym(value: str, secret: str) -> str:
 def pseudonymise_interaction(it: Interaction, secret: str, keep: frozenset[str] | set[str] = frozenset()) -> Interaction:
     """``it`` with every account's native id and handle replaced by its
     :func:`pseudonym` (accounts whose key is in ``keep``, e.g. the brand's,
-    stay as they are), and ``@handle`` in the text replaced alike.
+    stay as they are), and every ``@handle`` in the text replaced by the
+    pseudonym of that handle (kept accounts' handles stay).
 
     >>> from datetime import datetime, timezone
     >>> it = Interaction("tw:1", "tw", "reply", AccountRef("tw", "7", "ann"), datetime(2025, 1, 1, tzinfo=timezone.utc),
     ...                  "@bob hi", targets=(AccountRef("tw", "8", "bob"),))
     >>> p = pseudonymise_interaction(it, "k")
-    >>> p.actor.handle == p.actor.native_id == pseudonym("tw:7", "k"), p.text == "@" + pseudonym("tw:8", "k") + " hi"
+    >>> p.actor.handle == p.actor.native_id == pseudonym("tw:7", "k"), p.text == "@" + pseudonym("@bob", "k") + " hi"
     (True, True)
     """
-    text = it.text
     mapped: dict[str, AccountRef] = {}
 
     def swap(ref: AccountRef) -> AccountRef:
@@ -170,11 +170,18 @@ def pseudonymise_interaction(it: Interaction, secret: str, keep: frozenset[str] 
         return mapped[ref.key]
 
     actor, targets, mentions = swap(it.actor), tuple(map(swap, it.targets)), tuple(map(swap, it.mentions))
+    text = it.text
     if text:
-        for ref in (it.actor, *it.targets, *it.mentions):
-            if ref.handle and ref.key not in keep:
-                text = re.sub(rf"@{re.escape(ref.handle.lstrip('@'))}(?!\w)", "@" + mapped[ref.key].handle, text)
+        # The text may name people this interaction does not reference: every @handle goes,
+        # to a pseudonym of the handle itself (stable too), except the kept (brand) accounts' handles.
+        kept = {r.handle.lstrip("@").lower() for r in (it.actor, *it.targets, *it.mentions)
+                if r.key in keep and r.handle}
+        text = _MENTION.sub(lambda m: m.group(0) if m.group(1).lower() in kept
+                            else "@" + pseudonym("@" + m.group(1).lower(), secret), text)
     return replace(it, actor=actor, targets=targets, mentions=mentions, text=text)
+
+
+_MENTION = re.compile(r"(?<![\w@])@(\w[\w.]*\w|\w)")
 
 
 # -- retention ---------------------------------------------------------------------
