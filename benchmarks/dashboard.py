@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.dashboard                       # 240 and 10,000 people
     .venv/bin/python -m benchmarks.dashboard --people 240 --repeat 5
+    .venv/bin/python -m benchmarks.dashboard --url http://127.0.0.1:8000 --key KEY   # a running `agora serve`
 
 For each size it starts its own embedded graph server (a temporary folder,
 free ports), fills it with the generated sample community
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import tempfile
@@ -41,9 +43,32 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def load_pages(url: str, key: str, top: str, repeat: int, shots: Path, prefix: str) -> dict[str, float]:
+    """Median time from navigation start to data drawn of each page of the dashboard at ``url``, in ms."""
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, float] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/dashboard/?key={key}#/alerts")  # signs in, warms the server
+        page.wait_for_selector("body[data-ready]", timeout=120_000)
+        for route, _ in PAGES:
+            target = f"person/{top}" if route == "person" else route
+            times = []
+            for _ in range(repeat):
+                page.goto("about:blank")
+                page.goto(f"{url}/dashboard/#/{target}")
+                page.wait_for_selector("body[data-ready]", timeout=300_000)
+                times.append(page.evaluate("window.agoraReadyAt"))
+            results[route] = statistics.median(times)
+            page.screenshot(path=str(shots / f"{prefix}-{route.replace('/', '-')}.png"), full_page=True)
+        browser.close()
+    return results
+
+
 def measure(people: int, scale: float, repeat: int, shots: Path) -> dict[str, float]:
     import uvicorn
-    from playwright.sync_api import sync_playwright
 
     from agora.config import load_config
     from api.app import create_app
@@ -75,28 +100,13 @@ def measure(people: int, scale: float, repeat: int, shots: Path) -> dict[str, fl
         thread.start()
         while not web.started:
             time.sleep(0.05)
-        results: dict[str, float] = {}
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/dashboard/?key={KEY}#/alerts")  # signs in, warms the server
-            page.wait_for_selector("body[data-ready]", timeout=120_000)
-            for route, _ in PAGES:
-                target = f"person/{top}" if route == "person" else route
-                times = []
-                for _ in range(repeat):
-                    page.goto("about:blank")
-                    page.goto(f"http://127.0.0.1:{port}/dashboard/#/{target}")
-                    page.wait_for_selector("body[data-ready]", timeout=300_000)
-                    times.append(page.evaluate("window.agoraReadyAt"))
-                results[route] = statistics.median(times)
-                page.screenshot(path=str(shots / f"{people}-{route.replace('/', '-')}.png"), full_page=True)
-            browser.close()
+        results = load_pages(f"http://127.0.0.1:{port}", KEY, top, repeat, shots, str(people))
         web.should_exit = True
         thread.join(timeout=15)
         return results
     finally:
         server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
@@ -106,8 +116,20 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.5, help="Sample talkativeness (1.0: ~12 interactions a person).")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--shots", type=Path, default=Path(tempfile.gettempdir()) / "agora-bench-shots")
+    parser.add_argument("--url", help="Measure a running `agora serve` instead (e.g. after `agora run`); needs --key.")
+    parser.add_argument("--key", help="An API key of that server.")
     args = parser.parse_args()
     args.shots.mkdir(parents=True, exist_ok=True)
+    if args.url:
+        import httpx
+
+        top = httpx.get(f"{args.url}/api/people?limit=1", headers={"X-API-Key": args.key}).json()["items"][0]["id"]
+        times = load_pages(args.url.rstrip("/"), args.key, top, args.repeat, args.shots, "served")
+        print(f"page load at {args.url}, navigation start to data drawn (median of {args.repeat}, ms); "
+              f"screenshots in {args.shots}")
+        for route, label in PAGES:
+            print(f"{label:<44}{times[route]:>10.0f}   {args.shots / ('served-' + route.replace('/', '-') + '.png')}")
+        return
     table = {}
     for n in args.people:
         print(f"filling and measuring {n} people ...", flush=True)
