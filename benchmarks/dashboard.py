@@ -12,6 +12,10 @@ Chromium (``/usr/bin/chromium`` through playwright). A page's time runs from
 navigation start to the moment its data is drawn (``performance.now()`` when
 the page sets ``<body data-ready>``); the median of ``--repeat`` loads is shown.
 
+Beyond 2,000 people the graph comes from :mod:`benchmarks.synthetic`
+(planted communities of ~100 people, 4 interactions a person) instead: the
+sample generator slows down superlinearly at that size.
+
 Baseline, measured in the same run: the map unaggregated, drawing every
 person (``#/map/all``, up to the API's cap of 5,000) instead of the top
 ``api.map_people`` (300).
@@ -33,6 +37,8 @@ PAGES = [("map", "map (top 300 people)"), ("map/all", "baseline: map, every pers
          ("influencers", "influencer table"), ("trends", "sentiment trends"), ("alerts", "alert feed"),
          ("person", "person page")]
 KEY = "bench-key"
+SAMPLE_MAX = 2000  # beyond this many people: planted communities instead of the sample generator
+SYNTHETIC_PER_PERSON = 4
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -67,6 +73,45 @@ def load_pages(url: str, key: str, top: str, repeat: int, shots: Path, prefix: s
     return results
 
 
+def fill_synthetic(store, config, people: int, n: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Planted communities of ~100 people (:mod:`benchmarks.synthetic`), stored as interactions,
+    with seeded sentiment, scored, alerts raised. The sample generator grows superlinearly
+    beyond a few thousand people; this does not."""
+    from datetime import timedelta
+
+    from agora.pipeline import rescore
+    from agora.records import AccountRef, Interaction, Kind, Sentiment
+    from alerts.engine import evaluate, snapshot
+    from api.demo_data import seeded_polarity
+    from benchmarks.synthetic import interactions
+
+    events = list(interactions(n, people, seed=3))
+    newest = max(e.timestamp for e in events)
+
+    def account(pid: str) -> AccountRef:
+        return AccountRef("tw", pid, f"user_{pid[1:]}")
+
+    def records():  # type: ignore[no-untyped-def]
+        for e in events:
+            kind = Kind(e.kind)
+            target = (account(e.target),)
+            yield Interaction(f"tw:{e.message_id}", "tw", kind, account(e.source), e.timestamp,
+                              f"{kind.value} {e.message_id} to @user_{e.target[1:]}",
+                              targets=() if kind is Kind.MENTION else target,
+                              mentions=target if kind is Kind.MENTION else ())
+    store.upsert_interactions(records())
+    week_ago = newest - timedelta(days=7)
+    results = []
+    for e in events:
+        p = seeded_polarity(e.message_id, e.timestamp > week_ago)
+        results.append((f"tw:{e.message_id}", Sentiment("positive" if p > 0.2 else "negative" if p < -0.2 else "neutral",
+                                                        0.9, p)))
+    store.set_sentiments(results, model="seeded-rule")
+    before = snapshot(store)
+    rescore(store, config)
+    return {"interactions": n, "alerts": len(evaluate(store, config, before))}
+
+
 def measure(people: int, scale: float, repeat: int, shots: Path) -> dict[str, float]:
     import uvicorn
 
@@ -88,7 +133,10 @@ def measure(people: int, scale: float, repeat: int, shots: Path) -> dict[str, fl
         t0 = time.perf_counter()
         with connect(server.bolt_uri, "root", server.password(), database=server.database) as store:
             store.ensure_schema()
-            filled = fill_sample_graph(store, config, work / "sample", people=people, scale=scale)
+            if people <= SAMPLE_MAX:
+                filled = fill_sample_graph(store, config, work / "sample", people=people, scale=scale)
+            else:
+                filled = fill_synthetic(store, config, people, people * SYNTHETIC_PER_PERSON)
             total_people = store.count("Person")
             top = store.fetch("MATCH (p:Person) WHERE p.influence IS NOT NULL AND coalesce(p.brand, false) = false "
                               "RETURN p.id AS id ORDER BY p.influence DESC LIMIT 1")[0]["id"]

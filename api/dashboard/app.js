@@ -318,12 +318,15 @@ async function showTrends(root, _arg, token) {
     <div class="controls"><label>Per <select id="bucket"><option value="week">week</option><option value="day">day</option></select></label>
     <span class="muted">Mean polarity of the messages of each community (−1 negative … +1 positive).</span></div>
     <canvas id="trend-canvas" aria-label="sentiment trends"></canvas><div id="trend-legend" class="legend"></div>
+    <p id="trend-note" class="muted"></p>
     <h2>Latest mood</h2><div id="trend-table"></div>`;
   const canvas = root.querySelector("#trend-canvas");
   let data = null;
 
+  const MAX_LINES = 12; // more lines than this are unreadable: the communities with most messages are drawn
   function draw() {
     const dpr = window.devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
+    const drawn = [...data.communities].sort((a, b) => total(b) - total(a)).slice(0, MAX_LINES);
     canvas.width = w * dpr; canvas.height = h * dpr;
     const ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -339,16 +342,19 @@ async function showTrends(root, _arg, token) {
     }
     const every = Math.max(1, Math.ceil(periods.length / 10));
     periods.forEach((p, i) => { if (i % every === 0) ctx.fillText(p.slice(5), Math.min(x(p) - 14, w - 40), h - 8); });
-    for (const c of data.communities) {
+    for (const c of drawn) {
       ctx.strokeStyle = communityColour(c.id); ctx.fillStyle = ctx.strokeStyle; ctx.lineWidth = 2;
       ctx.beginPath();
       c.series.forEach((p, i) => (i ? ctx.lineTo(x(p.period), y(p.mood)) : ctx.moveTo(x(p.period), y(p.mood))));
       ctx.stroke();
       for (const p of c.series) { ctx.beginPath(); ctx.arc(x(p.period), y(p.mood), 2.5, 0, 2 * Math.PI); ctx.fill(); }
     }
-    root.querySelector("#trend-legend").innerHTML = data.communities.map((c) => `<span style="--c:${communityColour(c.id)}">${esc(c.id)} · ${esc(c.label || "")}</span>`).join("");
+    root.querySelector("#trend-note").textContent = drawn.length < data.communities.length
+      ? `The ${drawn.length} busiest of ${data.communities.length} communities are drawn; the table lists all.` : "";
+    root.querySelector("#trend-legend").innerHTML = drawn.map((c) => `<span style="--c:${communityColour(c.id)}">${esc(c.id)} · ${esc(c.label || "")}</span>`).join("");
   }
 
+  const total = (c) => c.series.reduce((n, p) => n + p.messages, 0);
   async function load() {
     data = await api(`trends?bucket=${bucket}`);
     if (token !== routeToken) return;
