@@ -18,8 +18,11 @@ router = APIRouter(tags=["alerts"])
 def alerts(store: Annotated[GraphStore, Depends(get_store)],
            since: Annotated[datetime | None, Query(description="Only alerts raised at or after this time (ISO; UTC if no zone).")] = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+    if since is not None:
+        try:
+            since = since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since.astimezone(timezone.utc)
+        except OverflowError:
+            raise HTTPException(422, f"since {since.isoformat()} is out of range") from None
     return plain(list_alerts(store, since=since, limit=limit))
 
 

@@ -114,6 +114,8 @@ def test_alerts_since_and_ack(api_server: ApiServer) -> None:
         alerts = c.get("/api/alerts").json()
         assert alerts, "the sample's last week leans negative: alerts are raised"
         assert c.get("/api/alerts", params={"since": "2999-01-01T00:00:00"}).json() == []
+        assert c.get("/api/alerts", params={"since": "9999-12-31T23:59:00-14:00"}).status_code == 422
+        assert c.get("/api/alerts", params={"since": "yesterday"}).status_code == 422
         target = alerts[0]
         assert not target["acknowledged"]
         assert c.post(f"/api/alerts/{target['id']}/ack").json() == {"id": target["id"], "acknowledged": True}
