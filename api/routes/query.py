@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
-from neo4j.exceptions import Neo4jError
+from neo4j.exceptions import DriverError, Neo4jError
 from pydantic import BaseModel, Field
 
 from api.deps import get_store, plain
@@ -29,5 +29,8 @@ def run_query(body: CypherQuery, store: Annotated[GraphStore, Depends(get_store)
     except WriteQueryError as exc:
         raise HTTPException(400, f"refused: {exc}") from None
     except Neo4jError as exc:
-        raise HTTPException(400, f"query failed: {exc.code}: {(exc.message or '').splitlines()[0][:300] if exc.message else ''}") from None
+        first = (exc.message or "").splitlines()[0][:300] if exc.message else ""
+        raise HTTPException(400, f"query failed: {exc.code}: {first}") from None
+    except (DriverError, ValueError, TypeError, OverflowError) as exc:  # e.g. a parameter the driver cannot send
+        raise HTTPException(400, f"query failed: {type(exc).__name__}: {str(exc)[:300]}") from None
     return {"rows": plain(rows), "count": len(rows)}

@@ -147,6 +147,8 @@ def test_cypher_endpoint_reads(api_server: ApiServer) -> None:
         assert ok.status_code == 200
         bad = c.post("/api/query", json={"cypher": "MATCH (p RETURN p"})
         assert bad.status_code == 400 and bad.json()["detail"].startswith("query failed")
+        huge = c.post("/api/query", json={"cypher": "RETURN $n AS n", "params": {"n": 2 ** 70}})
+        assert huge.status_code == 400 and huge.json()["detail"].startswith("query failed")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("graph.explain") is not None, reason="graph.explain is installed")
