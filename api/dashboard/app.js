@@ -131,6 +131,8 @@ async function showMap(root, arg, token) {
     data = await api(`map?view=${settings.view}` + (everyone && settings.view === "people" ? "&limit=5000" : ""));
     if (token !== routeToken) return;
     layout(data.nodes, data.edges, settings.view);
+    const inf = data.nodes.map((n) => n.influence || 0);
+    [low, high] = inf.length ? [Math.min(...inf) - 0.15 * (Math.max(...inf) - Math.min(...inf)), Math.max(...inf)] : [0, 100];
     const shown = data.nodes.length;
     root.querySelector("#map-note").textContent = settings.view === "people"
       ? `${shown} most influential of ${data.total_people} people; size = influence. Click a person to open them.`
@@ -138,8 +140,12 @@ async function showMap(root, arg, token) {
     draw();
   }
 
+  // Influence is a percentile: the top people of a big graph all sit near 100, so sizes
+  // are spread over the range actually shown.
+  let low = 0, high = 100;
   function radius(n) {
-    return settings.view === "people" ? 3 + 11 * Math.sqrt((n.influence || 0) / 100) : 8 + 3 * Math.sqrt(n.size || 1);
+    if (settings.view !== "people") return 8 + 3 * Math.sqrt(n.size || 1);
+    return 3 + 11 * Math.sqrt(Math.max(0, (n.influence || 0) - low) / Math.max(high - low, 1e-9));
   }
   function colour(n) { return settings.colour === "sentiment" ? sentimentColour(n.sentiment_mean) : communityColour(n.community); }
 
@@ -183,8 +189,11 @@ async function showMap(root, arg, token) {
         .map(([label, v]) => `<span style="--c:${sentimentColour(v)}">${label}</span>`).join("");
       return;
     }
-    const seen = [...new Set(data.nodes.map((n) => n.community).filter(Boolean))].sort();
-    el.innerHTML = seen.map((c) => `<span style="--c:${communityColour(c)}">${esc(c)}</span>`).join("");
+    const count = new Map();
+    for (const n of data.nodes) if (n.community) count.set(n.community, (count.get(n.community) || 0) + 1);
+    const seen = [...count.keys()].sort((a, b) => count.get(b) - count.get(a) || a.localeCompare(b, undefined, { numeric: true }));
+    el.innerHTML = seen.slice(0, 20).map((c) => `<span style="--c:${communityColour(c)}">${esc(c)}</span>`).join("")
+      + (seen.length > 20 ? `<em class="muted">and ${seen.length - 20} more communities</em>` : "");
   }
 
   function nodeAt(ev) {
