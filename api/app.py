@@ -22,6 +22,7 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from agora.config import Config, ConfigError
 from api.auth import ENV_KEYS, load_keys, require_key
+from api.cache import TTLCache
 
 __all__ = ["create_app", "DASHBOARD_DIR"]
 
@@ -52,6 +53,7 @@ def create_app(config: Config) -> FastAPI:
                               "(X-API-Key header or Authorization: Bearer).")
     app.state.config = config
     app.state.keys = keys
+    app.state.cache = TTLCache()
 
     from api.routes import alerts, communities, export, map, outreach, people, query
 

@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import Request
 
 from agora.config import Config
+from api.cache import TTLCache
 from graph.store import GraphStore
 
-__all__ = ["get_store", "get_config", "plain"]
+__all__ = ["get_store", "get_config", "get_cache", "plain"]
 
 
 def get_store(request: Request) -> GraphStore:
@@ -21,6 +22,11 @@ def get_store(request: Request) -> GraphStore:
 
 def get_config(request: Request) -> Config:
     return request.app.state.config
+
+
+def get_cache(request: Request) -> TTLCache:
+    """The app's cache of aggregate reads (:mod:`api.cache`)."""
+    return request.app.state.cache
 
 
 def plain(value: Any) -> Any:

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from api.deps import get_store, plain
+from api.cache import TTLCache
+from api.deps import get_cache, get_store, plain
 from api.routes.mood import Bucket, mood_series
 from api.routes.people import PERSON_FIELDS
 from graph.store import GraphStore
@@ -28,12 +29,16 @@ RETURN community, top
 
 
 @router.get("/communities", summary="Every community: size, mood, top members")
-def list_communities(store: Annotated[GraphStore, Depends(get_store)]) -> list[dict[str, Any]]:
-    rows = store.fetch(_LIST)
-    tops = {r["community"]: r["top"] for r in store.fetch(_TOP)}
-    for r in rows:
-        r["top"] = tops.get(r["id"], [])
-    return plain(rows)
+def list_communities(store: Annotated[GraphStore, Depends(get_store)],
+                     cache: Annotated[TTLCache, Depends(get_cache)]) -> list[dict[str, Any]]:
+    def compute() -> list[dict[str, Any]]:
+        rows = store.fetch(_LIST)
+        tops = {r["community"]: r["top"] for r in store.fetch(_TOP)}
+        for r in rows:
+            r["top"] = tops.get(r["id"], [])
+        return plain(rows)
+
+    return cache.get("communities", compute)
 
 
 @router.get("/communities/{community_id}", summary="One community: members and mood over time",
@@ -60,8 +65,12 @@ def get_community(community_id: str, store: Annotated[GraphStore, Depends(get_st
 
 
 @router.get("/trends", summary="Mood over time of every community")
-def trends(store: Annotated[GraphStore, Depends(get_store)], bucket: Bucket = "week") -> dict[str, Any]:
-    labels = {r["id"]: r["label"] for r in store.fetch(_LIST)}
-    series = mood_series(store, bucket)
-    return {"bucket": bucket,
-            "communities": [{"id": cid, "label": labels.get(cid), "series": s} for cid, s in series.items()]}
+def trends(store: Annotated[GraphStore, Depends(get_store)], cache: Annotated[TTLCache, Depends(get_cache)],
+           bucket: Bucket = "week") -> dict[str, Any]:
+    def compute() -> dict[str, Any]:
+        labels = {r["id"]: r["label"] for r in store.fetch(_LIST)}
+        series = mood_series(store, bucket)
+        return {"bucket": bucket,
+                "communities": [{"id": cid, "label": labels.get(cid), "series": s} for cid, s in series.items()]}
+
+    return cache.get(("trends", bucket), compute)

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from agora.config import Config
-from api.deps import get_config, get_store, plain
+from api.cache import TTLCache
+from api.deps import get_cache, get_config, get_store, plain
 from graph.store import GraphStore
 
 router = APIRouter(tags=["dashboard"])
@@ -35,6 +36,7 @@ RETURN a.community AS source, b.community AS target, sum(e.weight) AS weight, co
 
 @router.get("/map", summary="Nodes and edges for the community map (bounded)")
 def community_map(store: Annotated[GraphStore, Depends(get_store)], config: Annotated[Config, Depends(get_config)],
+                  cache: Annotated[TTLCache, Depends(get_cache)],
                   view: Literal["people", "communities"] = "people",
                   limit: Annotated[int | None, Query(ge=1, le=5000, description="People drawn at most (default api.map_people).")] = None) -> dict[str, Any]:
     """``view=people``: the ``limit`` most influential people (default
@@ -45,7 +47,7 @@ def community_map(store: Annotated[GraphStore, Depends(get_store)], config: Anno
     if view == "communities":
         nodes = store.fetch("MATCH (c:Community) RETURN c.id AS id, c.label AS name, c.size AS size, "
                             "c.sentiment_mean AS sentiment_mean, c.id AS community ORDER BY size DESC, id")
-        edges = store.fetch(_COMMUNITY_EDGES)
+        edges = cache.get("community-edges", lambda: store.fetch(_COMMUNITY_EDGES))
         return {"view": view, "total_people": total, "nodes": plain(nodes), "edges": plain(edges)}
     n = limit or config.api.map_people
     nodes = store.fetch(_TOP_PEOPLE, limit=n)

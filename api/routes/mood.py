@@ -12,9 +12,9 @@ __all__ = ["mood_series", "Bucket"]
 Bucket = Literal["day", "week"]
 
 _DAILY = """
-MATCH (c:Community)<-[:MEMBER_OF]-(:Person)<-[:OF]-(:Account)-[:POSTED]->(m:Message)
-WHERE m.polarity IS NOT NULL AND m.ts IS NOT NULL {where}
-WITH c.id AS community, substring(toString(m.ts), 0, 10) AS day, m.polarity AS polarity
+MATCH (p:Person)<-[:OF]-(:Account)-[:POSTED]->(m:Message)
+WHERE p.community IS NOT NULL AND m.polarity IS NOT NULL AND m.ts IS NOT NULL {where}
+WITH p.community AS community, substring(toString(m.ts), 0, 10) AS day, m.polarity AS polarity
 RETURN community, day, count(*) AS n, sum(polarity) AS total
 """
 
@@ -22,7 +22,7 @@ RETURN community, day, count(*) AS n, sum(polarity) AS total
 def mood_series(store: GraphStore, bucket: Bucket = "day", community: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """``{community id: [{"period", "messages", "mood"}, ...]}`` oldest first;
     a week is named by its Monday."""
-    where = "AND c.id = $community" if community else ""
+    where = "AND p.community = $community" if community else ""
     sums: dict[str, dict[str, list[float]]] = {}
     for r in store.fetch(_DAILY.replace("{where}", where), community=community):
         period = r["day"] if bucket == "day" else _monday(r["day"])

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from agora.config import Config
-from api.deps import get_config, get_store, plain
+from api.cache import TTLCache
+from api.deps import get_cache, get_config, get_store, plain
 from graph.store import GraphStore
 
 router = APIRouter(tags=["people"])
@@ -142,7 +143,8 @@ def explanation(person_id: str, store: Annotated[GraphStore, Depends(get_store)]
 
 @router.delete("/people/{person_id}", summary="Erase a person (GDPR art. 17)",
                responses={404: {"description": "No such person"}})
-def forget(person_id: str, store: Annotated[GraphStore, Depends(get_store)]) -> dict[str, Any]:
+def forget(person_id: str, store: Annotated[GraphStore, Depends(get_store)],
+           cache: Annotated[TTLCache, Depends(get_cache)]) -> dict[str, Any]:
     """Delete the person (by id or account key), their accounts and messages,
     alerts about them and quotes of them in other alerts; returns the counts."""
     from graph.privacy import forget_person, resolve_person
@@ -150,4 +152,6 @@ def forget(person_id: str, store: Annotated[GraphStore, Depends(get_store)]) -> 
     pid = resolve_person(store, person_id)
     if pid is None:
         raise HTTPException(404, f"no person or account {person_id!r}")
-    return {"person": pid, "erased": forget_person(store, pid)}
+    erased = forget_person(store, pid)
+    cache.clear()  # cached aggregates may name them
+    return {"person": pid, "erased": erased}

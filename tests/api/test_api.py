@@ -209,6 +209,8 @@ def test_forget_erases_a_person(api_server: ApiServer, graph: GraphStore) -> Non
         assert c.delete(f"/api/people/{victim['id']}").status_code == 404
         for a in c.get("/api/alerts").json():
             assert a["subject"] != victim["id"]
+        # cached aggregates are dropped: the community list no longer names them
+        assert victim["id"] not in {p["id"] for x in c.get("/api/communities").json() for p in x["top"]}
     assert graph.fetch("MATCH (a:Account {key: $k}) RETURN a", k=account) == []
 
 
