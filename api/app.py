@@ -62,10 +62,13 @@ def create_app(config: Config) -> FastAPI:
         app.include_router(module.router, prefix="/api", dependencies=secured)
     # The webhook receivers are built on another branch: included when the module exists
     # (an error inside it still surfaces; only its absence is tolerated).
+    # They authenticate by platform signature, not API key; ``configure`` gives them their state.
     if find_spec("api.webhooks") is not None:
-        from api.webhooks import router as webhooks
+        import api.webhooks as webhooks
 
-        app.include_router(webhooks)
+        if hasattr(webhooks, "configure"):
+            webhooks.configure(app, config)
+        app.include_router(webhooks.router)
     else:
         log.debug("api.webhooks not available: no webhook receivers")
 
