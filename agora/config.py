@@ -185,6 +185,74 @@ class AlertsConfig(_Section):
     community_mood_drop: CommunityMoodDropAlert = CommunityMoodDropAlert()
 
 
+class TwitterListeningConfig(_Section):
+    """Twitter/X crawler (:mod:`listening.connectors.twitter`); the bearer token is ``$AGORA_TWITTER_BEARER_TOKEN``."""
+
+    brand_user_ids: list[str] = Field(default_factory=list)
+    queries: list[str] = Field(default_factory=list)
+    threads: bool = True
+    max_pages: int = Field(5, ge=1, le=1000)
+    max_results: int = Field(100, ge=10, le=100)
+    max_threads: int = Field(20, ge=0, le=10_000)
+    max_wait_s: float = Field(900.0, ge=0)
+    max_retries: int = Field(4, ge=0, le=20)
+
+    @field_validator("brand_user_ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        for uid in v:
+            if not str(uid).isdigit():
+                raise ValueError(f"{uid!r} is not a numeric user id (the mentions endpoint needs ids, not @names)")
+        return [str(u) for u in v]
+
+
+class TelegramListeningConfig(_Section):
+    """Telegram bot (:mod:`listening.connectors.telegram`); ``$AGORA_TELEGRAM_BOT_TOKEN``, ``$AGORA_TELEGRAM_SECRET_TOKEN``."""
+
+    mode: Literal["polling", "webhook"] = "polling"
+    max_pages: int = Field(10, ge=1, le=1000)
+    max_wait_s: float = Field(60.0, ge=0)
+    timeout_s: float = Field(30.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+
+
+class WebhooksConfig(_Section):
+    """The webhook receivers (:mod:`api.webhooks`) and their durable queue (a Redis stream)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=1, le=65535)
+    redis_url: str = "redis://127.0.0.1:6379/2"
+    stream: str = "agora:webhooks"
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    keep_raw: int = Field(1_000_000, ge=1000)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return v
+
+
+class ListeningConfig(_Section):
+    """Live connectors: crawlers, webhook receivers, and how often the workers' beat crawls."""
+
+    twitter: TwitterListeningConfig = TwitterListeningConfig()
+    telegram: TelegramListeningConfig = TelegramListeningConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    crawl_interval_s: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("crawl_interval_s")
+    @classmethod
+    def _intervals(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, seconds in v.items():
+            if name not in ("twitter", "telegram"):
+                raise ValueError(f"unknown crawled source {name!r} (known: twitter, telegram)")
+            if seconds <= 0:
+                raise ValueError(f"interval of {name!r} must be > 0")
+        return v
+
+
 class Config(_Section):
     """The whole configuration. ``source`` is the file it was read from (or
     ``<defaults>``); relative paths in it are resolved against that file's folder."""
@@ -197,6 +265,7 @@ class Config(_Section):
     workers: WorkersConfig = WorkersConfig()
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
+    listening: ListeningConfig = ListeningConfig()
     brand_accounts: list[str] = Field(default_factory=list)
     source: str = Field("<defaults>", exclude=True)
 
