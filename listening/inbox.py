@@ -10,7 +10,9 @@ leaves its entries pending: it reads them again on restart, and another
 processor claims them after ``claim_idle_ms``. A payload that cannot be
 mapped is copied, with the reason, to the dead-letter stream ``<stream>:dead``
 and logged; it never blocks the ones behind it. Processed entries stay in the
-stream as the raw archive, trimmed to about ``keep_raw`` entries.
+stream as the raw archive, trimmed to about ``keep_raw`` entries (keep it well
+above any backlog the processor may build up: trimming does not look at
+whether an entry was processed).
 """
 
 from __future__ import annotations
