@@ -257,3 +257,13 @@ def test_unmappable_payloads_go_to_the_dead_letter_stream_without_blocking_the_r
     [(_, dead)] = inbox.redis.xrange(inbox.dead_stream)
     assert dead[b"body"] == broken and b"missing or bad field 'from'" in dead[b"reason"]
     assert any("wamid" not in r.getMessage() and "not mappable" in r.getMessage() for r in caplog.records)
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(inbox, store):
+    config = Config.model_validate({"listening": {"webhooks": {"max_body_bytes": 2048}}})
+    app = create_webhook_app(config, inbox=inbox, secrets=SECRETS, store=store, process=False)
+    body = json.dumps({"object": "whatsapp_business_account", "entry": [], "pad": "x" * 4096}).encode()
+    with Served(app) as client:
+        resp = post_signed(client, "/webhooks/whatsapp", body, "wa-app-secret")
+    assert resp.status_code == 413 and "over 2048 bytes" in resp.json()["error"]
+    assert inbox.redis.exists(inbox.stream) == 0
