@@ -5,7 +5,8 @@ answers 200, so a payload Meta or Telegram saw acknowledged is on disk-backed
 Redis, not in a process's memory. :meth:`Inbox.process` reads the stream with
 a consumer group, maps each payload with its connector's pure mapping, stores
 the interactions (idempotent: Meta's redeliveries are stored once) and only
-then acknowledges the entries (``XACK``). A processor that dies mid-batch
+then acknowledges the entries (``XACK``). Each interaction's ``source`` is
+``<stream>#<entry id>``, the reference of the raw payload it came from. A processor that dies mid-batch
 leaves its entries pending: it reads them again on restart, and another
 processor claims them after ``claim_idle_ms``. A payload that cannot be
 mapped is copied, with the reason, to the dead-letter stream ``<stream>:dead``
@@ -23,7 +24,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis
@@ -144,6 +145,8 @@ class Inbox:
             except (MappingError, ValueError, KeyError) as exc:
                 dead.append((entry_id, fields, f"{type(exc).__name__}: {exc}"))
                 continue
+            # the raw payload reference: the stream entry that holds the body
+            got = [replace(it, source=f"{self.stream}#{entry_id.decode()}") for it in got]
             interactions.extend(got)
             receipts.extend(rec)
             report.skipped.extend(f"{source} {entry_id.decode()}: {w}" for w in why)

@@ -119,6 +119,11 @@ def test_signed_whatsapp_payloads_are_stored_once_even_when_redelivered(inbox, s
     assert store.count("Account") == 3  # two customers and the business number
     rows = store.fetch("MATCH (a:Account {key: 'whatsapp:+393331234567'})-[:POSTED]->(m:Message) RETURN count(m) AS n")
     assert rows == [{"n": 2}]
+    sources = store.fetch("MATCH (m:Message) WHERE m.ts IS NOT NULL RETURN DISTINCT m.source AS s")
+    assert len(sources) == 1 and sources[0]["s"] in {f"{inbox.stream}#{first.json()['id']}",
+                                                     f"{inbox.stream}#{again.json()['id']}"}
+    [(_, entry)] = inbox.redis.xrange(inbox.stream, sources[0]["s"].split("#")[1], sources[0]["s"].split("#")[1])
+    assert entry[b"body"] == body  # the raw payload is where the message says
 
 
 def test_whatsapp_statuses_update_delivery_of_stored_messages(inbox, store):
