@@ -21,6 +21,12 @@ Three things move accounts between people, and nothing else does:
 
   Two customers claiming the same phone, e-mail or account are a conflict:
   reported, and the account is left where it is.
+* :func:`apply_claims`: what the platforms themselves say (a Telegram user
+  sharing their own contact card) sets the account's ``phone`` or ``email``;
+  accounts with the same normalised phone (the WhatsApp account of that
+  number included) or e-mail then become one person: the CRM customer's if
+  one of them has it, else the WhatsApp account's. Two CRM customers on the
+  same number are a conflict, reported and left alone.
 * :func:`merge`: ``agora merge A B`` moves every account of B's person to A's
   (A and B are account keys or person ids), with the evidence ``manual merge``.
 * :func:`split`: ``agora split ACCOUNT`` gives one account a person of its own again.
@@ -43,7 +49,7 @@ from typing import Any
 from agora.records import ParseIssue
 
 __all__ = ["normalise_phone", "normalise_email", "CrmRow", "read_crm", "import_crm", "IdentityReport", "merge",
-           "split", "MergeResult", "IdentityError", "UNIQUE_HANDLE_PLATFORMS", "links"]
+           "split", "MergeResult", "IdentityError", "UNIQUE_HANDLE_PLATFORMS", "links", "apply_claims"]
 
 UNIQUE_HANDLE_PLATFORMS = frozenset({"twitter", "instagram", "mastodon", "bluesky"})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -314,3 +320,53 @@ def links(store: Any, person: str) -> list[dict[str, Any]]:
     return store.fetch("MATCH (a:Account)-[r:OF]->(:Person {id: $p}) RETURN a.key AS account, r.evidence AS evidence, "
                        "r.source AS source, toString(r.at) AS at, coalesce(a.identity_pinned, false) AS pinned "
                        "ORDER BY account", p=person)
+
+
+_SET_CLAIM = """
+MATCH (a:Account {key: $key})
+SET a.phone = CASE WHEN $kind = 'phone' THEN $value ELSE a.phone END,
+    a.email = CASE WHEN $kind = 'email' THEN $value ELSE a.email END
+"""
+_SAME = """
+MATCH (a:Account)-[:OF]->(p:Person)
+WHERE a.key = $key OR a.key = $wa OR ($kind = 'phone' AND a.phone = $value) OR ($kind = 'email' AND a.email = $value)
+RETURN a.key AS key, p.id AS person, coalesce(a.identity_pinned, false) AS pinned
+ORDER BY key
+"""
+
+
+def apply_claims(store: Any, claims: list[Any]) -> IdentityReport:
+    """Record platform-stated phones and e-mails on their accounts and join accounts that share one.
+
+    ``claims`` are :class:`listening.connectors.base.IdentityClaim` (account, kind, value, evidence);
+    their accounts must be stored already. Idempotent.
+    """
+    report = IdentityReport(rows=len(claims))
+    for claim in claims:
+        try:
+            value = normalise_phone(claim.value) if claim.kind == "phone" else normalise_email(claim.value)
+        except ValueError as exc:
+            report.issues.append(ParseIssue(claim.evidence, None, str(exc)))
+            continue
+        key = claim.account.key
+        store._write(lambda tx, k=key, v=value: tx.run(_SET_CLAIM, key=k, kind=claim.kind, value=v).consume())  # noqa: SLF001
+        same = store.fetch(_SAME, key=key, wa=f"whatsapp:{value}" if claim.kind == "phone" else "", kind=claim.kind,
+                           value=value)
+        if len(same) < 2:
+            continue
+        crm = sorted({r["person"] for r in same if r["person"].startswith("crm:")})
+        if len(crm) > 1:
+            report.conflicts.append(f"{claim.kind} {value} belongs to customers {', '.join(crm)}: {key} left as it is")
+            continue
+        wa = next((r["person"] for r in same if r["key"] == f"whatsapp:{value}"), None)
+        target = crm[0] if crm else wa or next(r["person"] for r in same if r["key"] != key)
+        for row in same:
+            if row["person"] == target:
+                report.unchanged += 1
+            elif row["pinned"]:
+                report.pinned.append(f"{row['key']}: kept on {row['person']} (a manual merge or split)")
+            else:
+                _link(store, row["key"], target, name=None, source=claim.evidence, pinned=False,
+                      evidence=[f"same {claim.kind} {value}: {claim.account.key} {claim.evidence}"])
+                report.linked += 1
+    return report

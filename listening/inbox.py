@@ -31,29 +31,30 @@ import redis
 
 from agora.records import Interaction
 from listening.connectors import meta, telegram, whatsapp
-from listening.connectors.base import MappingError
+from listening.connectors.base import IdentityClaim, MappingError
 
-__all__ = ["Inbox", "ProcessReport", "MAPPERS", "GROUP", "run_processor"]
+__all__ = ["Inbox", "ProcessReport", "Mapped", "MAPPERS", "GROUP", "run_processor"]
 
 log = logging.getLogger(__name__)
 GROUP = "agora-ingest"
 
 
-def _whatsapp(payload: Any) -> tuple[list[Interaction], list[whatsapp.Receipt], list[str]]:
-    return whatsapp.map_payload(payload), whatsapp.map_statuses(payload), []
+@dataclass(frozen=True)
+class Mapped:
+    """What one payload holds: interactions, delivery receipts, identity claims, and why events were skipped."""
+
+    interactions: list[Interaction]
+    receipts: list[whatsapp.Receipt] = field(default_factory=list)
+    claims: list[IdentityClaim] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
-def _meta(payload: Any) -> tuple[list[Interaction], list[whatsapp.Receipt], list[str]]:
-    return meta.map_payload(payload), [], meta.skipped(payload)
-
-
-def _telegram(payload: Any) -> tuple[list[Interaction], list[whatsapp.Receipt], list[str]]:
-    return telegram.map_updates(payload), [], []
-
-
-#: source name → pure mapping of one decoded payload to (interactions, receipts, skipped reasons).
-MAPPERS: dict[str, Callable[[Any], tuple[list[Interaction], list[whatsapp.Receipt], list[str]]]] = {
-    "whatsapp": _whatsapp, "meta": _meta, "telegram": _telegram}
+#: source name → pure mapping of one decoded payload.
+MAPPERS: dict[str, Callable[[Any], Mapped]] = {
+    "whatsapp": lambda p: Mapped(whatsapp.map_payload(p), receipts=whatsapp.map_statuses(p)),
+    "meta": lambda p: Mapped(meta.map_payload(p), skipped=meta.skipped(p)),
+    "telegram": lambda p: Mapped(telegram.map_updates(p), claims=telegram.map_claims(p)),
+}
 
 _RECEIPTS = """
 UNWIND $rows AS r
@@ -71,6 +72,7 @@ class ProcessReport:
     interactions: int = 0
     new: int = 0
     receipts: int = 0
+    linked: int = 0
     dead: int = 0
     skipped: list[str] = field(default_factory=list)
 
@@ -134,6 +136,7 @@ class Inbox:
             return report
         interactions: list[Interaction] = []
         receipts: list[whatsapp.Receipt] = []
+        claims: list[IdentityClaim] = []
         dead: list[tuple[bytes, dict[bytes, bytes], str]] = []
         for entry_id, fields in entries:
             source = fields.get(b"source", b"?").decode()
@@ -141,21 +144,28 @@ class Inbox:
                 mapper = MAPPERS.get(source)
                 if mapper is None:
                     raise MappingError(f"unknown source {source!r}")
-                got, rec, why = mapper(json.loads(fields[b"body"]))
+                mapped = mapper(json.loads(fields[b"body"]))
             except (MappingError, ValueError, KeyError) as exc:
                 dead.append((entry_id, fields, f"{type(exc).__name__}: {exc}"))
                 continue
             # the raw payload reference: the stream entry that holds the body
-            got = [replace(it, source=f"{self.stream}#{entry_id.decode()}") for it in got]
-            interactions.extend(got)
-            receipts.extend(rec)
-            report.skipped.extend(f"{source} {entry_id.decode()}: {w}" for w in why)
+            interactions += [replace(it, source=f"{self.stream}#{entry_id.decode()}") for it in mapped.interactions]
+            receipts += mapped.receipts
+            claims += mapped.claims
+            report.skipped.extend(f"{source} {entry_id.decode()}: {w}" for w in mapped.skipped)
         report.entries, report.interactions, report.receipts = len(entries), len(interactions), len(receipts)
         if interactions:
             report.new = store.upsert_interactions(interactions, brand_accounts=brand_accounts)
         if receipts:
             rows = [{"id": r.message_id, "status": r.status, "at": r.timestamp.isoformat()} for r in receipts]
             store._write(lambda tx: tx.run(_RECEIPTS, rows=rows).consume())  # noqa: SLF001 (one small query)
+        if claims:
+            from graph.identity import apply_claims
+
+            found = apply_claims(store, claims)
+            report.linked = found.linked
+            for line in [*found.conflicts, *found.pinned, *(str(i) for i in found.issues)]:
+                log.warning("webhook identity claim: %s", line)
         for entry_id, fields, reason in dead:
             log.error("webhook %s %s not mappable, moved to %s: %s", fields.get(b"source", b"?").decode(),
                       entry_id.decode(), self.dead_stream, reason)

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from agora.records import Interaction
+from agora.records import AccountRef, Interaction
 
 __all__ = ["Page", "Connector", "MappingError", "RateLimited", "CrawlReport", "REGISTRY", "register", "crawl",
-           "cursor_key"]
+           "cursor_key", "IdentityClaim"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,18 @@ class RateLimited(Exception):
     def __init__(self, source: str, reset_at: float, detail: str = "") -> None:
         self.source, self.reset_at = source, reset_at
         super().__init__(f"{source}: rate limited until epoch {reset_at:.0f}{': ' + detail if detail else ''}")
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityClaim:
+    """A platform's own statement that ``account`` has this ``phone`` or ``email`` (``kind``), e.g. a
+    Telegram user sharing their own contact card. ``value`` is as the platform gave it (normalised when
+    stored, :func:`graph.identity.apply_claims`); ``evidence`` says where it was seen."""
+
+    account: AccountRef
+    kind: str
+    value: str
+    evidence: str
 
 
 @dataclass(frozen=True, slots=True)

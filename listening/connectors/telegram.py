@@ -30,6 +30,10 @@ Telegram Desktop export reader (:mod:`listening.formats.telegram`):
   (entities ``mention`` → ``@name`` lowercased, ``text_mention`` → ``user<id>``).
   The export reader's group-chat rule (answering the last speakers) needs the
   chat's history and is not applied to live updates.
+* A ``contact`` message whose ``user_id`` is the sender's own is the user
+  stating their phone number: :func:`map_claims` returns it as an
+  :class:`~listening.connectors.base.IdentityClaim` (identity resolution links
+  the account to the WhatsApp account of that number).
 """
 
 from __future__ import annotations
@@ -43,10 +47,10 @@ from typing import Any
 import requests
 
 from agora.records import AccountRef, Interaction, Kind
-from listening.connectors.base import MappingError, Page, RateLimited, register
+from listening.connectors.base import IdentityClaim, MappingError, Page, RateLimited, register
 from listening.formats.common import clean, dedupe_refs, utc_from_epoch
 
-__all__ = ["TelegramConnector", "map_update", "map_updates", "check_update", "chat_id", "TOKEN_ENV",
+__all__ = ["TelegramConnector", "map_update", "map_updates", "map_claims", "check_update", "chat_id", "TOKEN_ENV",
            "SECRET_ENV"]
 
 log = logging.getLogger(__name__)
@@ -142,6 +146,27 @@ def map_updates(raw: Any) -> list[Interaction]:
     """One ``Update`` (webhook) or a list of them (a ``getUpdates`` result) as interactions (pure)."""
     updates = raw if isinstance(raw, list) else [raw]
     return [it for it in (map_update(u) for u in updates) if it is not None]
+
+
+def map_claims(raw: Any) -> list[IdentityClaim]:
+    """Phone numbers users state for themselves: a ``contact`` message whose ``user_id`` is its sender's (pure).
+
+    A contact card of someone else says nothing about the sender and gives no claim.
+    """
+    claims = []
+    for update in raw if isinstance(raw, list) else [raw]:
+        check_update(update)
+        msg = next((update[k] for k in _MESSAGE_KEYS if isinstance(update.get(k), dict)), None)
+        contact = msg.get("contact") if msg else None
+        sender = _user(msg.get("from")) if msg else None
+        if not isinstance(contact, dict) or sender is None or clean(contact.get("phone_number")) is None:
+            continue
+        if clean(contact.get("user_id")) != clean(msg["from"].get("id")):
+            continue
+        where = f"{PLATFORM}:{chat_id(msg.get('chat') or {})}:{msg.get('message_id')}"
+        claims.append(IdentityClaim(sender, "phone", str(contact["phone_number"]),
+                                    f"shared their own contact card in {where}"))
+    return claims
 
 
 @register("telegram")

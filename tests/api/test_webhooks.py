@@ -272,3 +272,20 @@ def test_an_oversized_body_is_refused_before_it_is_read(inbox, store):
         resp = post_signed(client, "/webhooks/whatsapp", body, "wa-app-secret")
     assert resp.status_code == 413 and "over 2048 bytes" in resp.json()["error"]
     assert inbox.redis.exists(inbox.stream) == 0
+
+
+def test_a_telegram_user_sharing_their_number_joins_their_whatsapp_account(inbox, store):
+    app = create_webhook_app(CONFIG, inbox=inbox, secrets=SECRETS, store=store)
+    with Served(app) as client:
+        assert post_signed(client, "/webhooks/whatsapp", raw("whatsapp_messages.json"), "wa-app-secret").status_code == 200
+        wait_for(lambda: drained(inbox) and store.count("Message", stored_only=True) == 4)
+        for update in json.loads(raw("telegram_contacts.json")):
+            resp = client.post("/webhooks/telegram", content=json.dumps(update).encode(),
+                               headers={TELEGRAM_HEADER: "tg-secret_0123"})
+            assert resp.status_code == 200
+        wait_for(lambda: drained(inbox) and store.count("Message", stored_only=True) == 6)
+    rows = store.fetch("MATCH (a:Account)-[:OF]->(p:Person) WHERE a.key IN ['telegram:user482731945', 'whatsapp:+393331234567',"
+                       " 'whatsapp:+393409876543'] RETURN a.key AS key, p.id AS person ORDER BY key")
+    assert rows == [{"key": "telegram:user482731945", "person": "whatsapp:+393331234567"},
+                    {"key": "whatsapp:+393331234567", "person": "whatsapp:+393331234567"},
+                    {"key": "whatsapp:+393409876543", "person": "whatsapp:+393409876543"}]  # Marco's card: no claim

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from agora.records import AccountRef, Interaction, Kind
-from graph.identity import IdentityError, import_crm, links, merge, split
+from graph.identity import IdentityError, apply_claims, import_crm, links, merge, split
+from listening.connectors.base import IdentityClaim
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 ANNA_TW = AccountRef("twitter", "2244994945", "anna_beans")
@@ -145,3 +146,39 @@ def test_split_of_the_account_whose_key_names_a_merged_person(graph):
     assert person_of(graph, ANNA_IG.key) == ANNA_TW.key and person_of(graph, ANNA_TW.key) == f"{ANNA_TW.key}#split"
     with pytest.raises(IdentityError, match="no account 'twitter:nobody'"):
         split(graph, "twitter:nobody")
+
+
+GIULIA_TG = AccountRef("telegram", "user482731945", "giuliarossi")
+GIULIA_WA = AccountRef("whatsapp", "+393331234567", "Giulia")
+
+
+def test_a_phone_the_platform_states_joins_the_whatsapp_account_of_that_number(graph, tmp_path):
+    graph.upsert_interactions([said(10, GIULIA_WA, BRAND_TW), said(11, GIULIA_TG, PIETRO_TW)])
+    claim = IdentityClaim(GIULIA_TG, "phone", "393331234567", "shared their own contact card in telegram:1:77")
+    report = apply_claims(graph, [claim])
+    assert report.linked == 1 and person_of(graph, GIULIA_TG.key) == GIULIA_WA.key
+    [link] = [r for r in links(graph, GIULIA_WA.key) if r["account"] == GIULIA_TG.key]
+    assert link["evidence"] == [f"same phone +393331234567: {GIULIA_TG.key} shared their own contact card in telegram:1:77"]
+    counts = graph.counts()
+    assert apply_claims(graph, [claim]).linked == 0 and graph.counts() == counts
+    # a CRM customer with that number takes both accounts: the Telegram one now carries the phone
+    assert import_crm(graph, write_crm(tmp_path, "customer_id,platform,phone\nC-7,whatsapp,+393331234567\n")).linked == 2
+    assert person_of(graph, GIULIA_TG.key) == person_of(graph, GIULIA_WA.key) == "crm:C-7"
+    assert apply_claims(graph, [claim]).linked == 0
+
+
+def test_a_claim_joins_the_crm_customer_who_has_that_number(graph, tmp_path):
+    graph.upsert_interactions([said(11, GIULIA_TG, PIETRO_TW)])
+    import_crm(graph, write_crm(tmp_path, "customer_id,platform,phone\nC-7,whatsapp,+393331234567\n"))
+    assert person_of(graph, GIULIA_TG.key) == GIULIA_TG.key  # nothing tied it to the number yet
+    report = apply_claims(graph, [IdentityClaim(GIULIA_TG, "phone", "+39 333 1234567", "contact card")])
+    assert report.linked == 1 and person_of(graph, GIULIA_TG.key) == "crm:C-7"
+
+
+def test_claims_respect_manual_splits_and_report_bad_numbers(graph):
+    graph.upsert_interactions([said(10, GIULIA_WA, BRAND_TW), said(11, GIULIA_TG, PIETRO_TW)])
+    split(graph, GIULIA_TG.key)
+    report = apply_claims(graph, [IdentityClaim(GIULIA_TG, "phone", "+39 333 123 4567", "contact card"),
+                                  IdentityClaim(PIETRO_TW, "phone", "12", "contact card")])
+    assert report.linked == 0 and report.pinned == [f"{GIULIA_TG.key}: kept on {GIULIA_TG.key} (a manual merge or split)"]
+    assert [str(i) for i in report.issues] == ["contact card: phone '12': give it with the country code (+39 ...)"]

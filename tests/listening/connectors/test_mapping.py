@@ -164,3 +164,12 @@ def test_telegram_text_mention_targets_the_user():
 def test_telegram_malformed_updates_name_the_problem(update, reason):
     with pytest.raises(MappingError, match=reason):
         telegram.map_update(update)
+
+
+def test_telegram_own_contact_card_is_a_phone_claim_and_someone_elses_is_not():
+    raw = load("telegram_contacts.json")
+    [claim] = telegram.map_claims(raw)
+    assert claim.account == AccountRef("telegram", "user482731945", "giuliarossi")
+    assert (claim.kind, claim.value) == ("phone", "393331234567")
+    assert claim.evidence == "shared their own contact card in telegram:482731945:77"
+    assert [i.kind for i in telegram.map_updates(raw)] == [Kind.MESSAGE, Kind.MESSAGE]  # still messages
