@@ -8,7 +8,10 @@ A connector separates fetching from mapping (like twarc and 4CAT):
   yet, e.g. an older page of a pass that is still running);
 * :meth:`Connector.to_interactions` is pure: one raw payload in, the
   :class:`~agora.records.Interaction` records out, no I/O. It raises
-  :class:`MappingError` for a payload it cannot read.
+  :class:`MappingError` for a payload it cannot read. A connector may also
+  have a pure ``to_claims(raw)`` returning :class:`IdentityClaim` records
+  (phones or e-mails the platform states for an account); :func:`crawl`
+  hands them to identity resolution after the page's interactions are stored.
 
 Push-only sources (WhatsApp, Meta) have nothing to fetch: their payloads come
 through the webhook receivers (:mod:`api.webhooks`); their ``fetch`` yields
@@ -116,6 +119,7 @@ class CrawlReport:
     pages: int = 0
     read: int = 0
     new: int = 0
+    linked: int = 0
     cursor: str | None = None
 
 
@@ -133,6 +137,12 @@ def crawl(connector: Connector, store: Any, *, brand_accounts: tuple[str, ...] |
         report.pages += 1
         report.read += len(interactions)
         report.new += store.upsert_interactions(interactions, brand_accounts=brand_accounts)
+        to_claims = getattr(connector, "to_claims", None)  # optional: phones/e-mails the platform states
+        claims = to_claims(page.raw) if to_claims else []
+        if claims:
+            from graph.identity import apply_claims
+
+            report.linked += apply_claims(store, claims).linked
         if page.cursor is not None and page.cursor != report.cursor:
             store.set_cursor(key, page.cursor)
             report.cursor = page.cursor

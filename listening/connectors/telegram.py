@@ -238,3 +238,6 @@ class TelegramConnector:
 
     def to_interactions(self, raw: Any) -> list[Interaction]:
         return map_updates(raw)
+
+    def to_claims(self, raw: Any) -> list[IdentityClaim]:
+        return map_claims(raw)

@@ -177,3 +177,19 @@ def test_telegram_conflict_with_a_webhook_is_reported(store):
         with pytest.raises(RuntimeError, match="webhook is active"):
             crawl(TelegramConnector(CONFIG), store)
     assert store.get_cursor(cursor_key("telegram")) is None
+
+
+def test_telegram_polling_applies_contact_card_claims(store):
+    from agora.records import AccountRef, Interaction, Kind
+    from datetime import datetime, timezone
+
+    wa = AccountRef("whatsapp", "+393331234567", "Giulia")
+    store.upsert_interactions([Interaction(id="whatsapp:wamid.x", platform="whatsapp", kind=Kind.MESSAGE, actor=wa,
+                                           timestamp=datetime(2026, 11, 1, tzinfo=timezone.utc))])
+    answers = iter([{"ok": True, "result": replay.body("telegram_contacts.json")}, {"ok": True, "result": []}])
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback(responses.POST, replay.TELEGRAM_URL, callback=lambda r: (200, {}, json.dumps(next(answers))))
+        report = crawl(TelegramConnector(CONFIG), store)
+    assert report.new == 2 and report.linked == 1
+    [row] = store.fetch("MATCH (:Account {key: 'telegram:user482731945'})-[:OF]->(p:Person) RETURN p.id AS id")
+    assert row["id"] == wa.key
