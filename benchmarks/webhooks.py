@@ -8,9 +8,12 @@ Each of ``n`` signed WhatsApp Cloud API payloads carries one distinct message
 delivery does). Both receivers run as a uvicorn server in their own process
 on 127.0.0.1 and write to the same kind of graph (a fresh embedded ArcadeDB):
 
-* **agora**: :func:`api.webhooks.create_webhook_app`: verify the signature,
+* **agora (1 process)**: :func:`api.webhooks.create_webhook_app`: verify the signature,
   append the body to the Redis stream, answer 200; a thread in the same
   process stores the stream into the graph in batches.
+* **agora (2 processes)**: the same receiver with ``process=False`` and a
+  second process storing the stream (``agora listen --no-process`` beside
+  ``agora listen --process-only``), so receiving and storing use both cores.
 * **baseline (sync)**: the obvious receiver: verify, map and store the
   payload in the graph inside the request, then answer 200.
 
@@ -67,8 +70,15 @@ def serve(mode: str, port: int, bolt_uri: str, password: str, database: str, str
     store = connect(bolt_uri, "root", password, database=database)
     store.ensure_schema()
     config = Config.model_validate({"listening": {"webhooks": {"redis_url": REDIS_URL, "stream": stream}}})
-    if mode == "agora":
-        app = create_webhook_app(config, inbox=Inbox.from_config(config), store=store,
+    if mode == "process":
+        import threading
+
+        from listening.inbox import run_processor
+
+        run_processor(Inbox.from_config(config), store, threading.Event())
+        return
+    if mode in ("agora", "split"):
+        app = create_webhook_app(config, inbox=Inbox.from_config(config), store=store, process=mode == "agora",
                                  secrets=WebhookSecrets(whatsapp_app_secret=SECRET))
     else:
         import hmac
@@ -124,8 +134,12 @@ def run_one(mode: str, n: int, duplicates: float, concurrency: int, server: Any,
     store.clear()
     stream = f"agora:bench:{uuid.uuid4().hex}"
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.webhooks", "--serve", mode, str(port), server.bolt_uri,
-                             server.password(), server.database, stream], cwd=Path(__file__).resolve().parent.parent)
+    argv = [sys.executable, "-m", "benchmarks.webhooks", "--serve", "{}", str(port), server.bolt_uri, server.password(),
+            server.database, stream]
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([a.format(mode) for a in argv], cwd=root)
+    # split: the receiver only queues; a second process (`agora listen --process-only`) stores
+    processor = subprocess.Popen([a.format("process") for a in argv], cwd=root) if mode == "split" else None
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -152,8 +166,10 @@ def run_one(mode: str, n: int, duplicates: float, concurrency: int, server: Any,
         time.sleep(1.0)  # anything late (a duplicate stored twice would show here)
         stored = store.count("Message", stored_only=True)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for p in (proc, processor):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=30)
         client = redis.Redis.from_url(REDIS_URL)
         client.delete(stream, f"{stream}:dead")
         client.close()
@@ -182,15 +198,15 @@ def main(argv: list[str] | None = None) -> None:
         server.start(timeout_s=120)
         try:
             rows = []
-            for mode in ("agora", "sync"):
+            for mode in ("agora", "split", "sync"):
                 rows.append(run_one(mode, args.n, args.duplicates, args.concurrency, server, free_port))
         finally:
             server.stop()
-    print(f"{'receiver':<16}{'requests':>9}{'acked':>7}{'ack req/s':>11}{'stored':>8}{'lost':>6}{'all stored s':>14}"
+    print(f"{'receiver':<20}{'requests':>9}{'acked':>7}{'ack req/s':>11}{'stored':>8}{'lost':>6}{'all stored s':>14}"
           f"{'stored req/s':>14}")
     for r in rows:
-        name = "agora (stream)" if r["mode"] == "agora" else "baseline (sync)"
-        print(f"{name:<16}{r['requests']:>9}{r['acked']:>7}{r['requests'] / r['ack_s']:>11.0f}{r['distinct_stored']:>8}"
+        name = {"agora": "agora (1 process)", "split": "agora (2 processes)", "sync": "baseline (sync)"}[r["mode"]]
+        print(f"{name:<20}{r['requests']:>9}{r['acked']:>7}{r['requests'] / r['ack_s']:>11.0f}{r['distinct_stored']:>8}"
               f"{r['lost']:>6}{r['e2e_s']:>14.1f}{r['requests'] / r['e2e_s']:>14.0f}")
     print(f"(n={args.n} distinct, {args.duplicates:.0%} redelivered, {args.concurrency} in flight, loopback, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; 'all stored' runs from the first request "
