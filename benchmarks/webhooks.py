@@ -5,7 +5,7 @@
 
 Each of ``n`` signed WhatsApp Cloud API payloads carries one distinct message
 (a fraction ``--duplicates`` is sent a second time, as Meta's at-least-once
-delivery does). Both receivers run as a uvicorn server in their own process
+delivery does). Each receiver runs as a uvicorn server in its own process
 on 127.0.0.1 and write to the same kind of graph (a fresh embedded ArcadeDB):
 
 * **agora (1 process)**: :func:`api.webhooks.create_webhook_app`: verify the signature,

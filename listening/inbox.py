@@ -29,11 +29,11 @@ from typing import Any
 
 import redis
 
-from agora.records import Interaction
+from agora.records import AccountRef, Interaction, Kind
 from listening.connectors import meta, telegram, whatsapp
 from listening.connectors.base import IdentityClaim, MappingError
 
-__all__ = ["Inbox", "ProcessReport", "Mapped", "MAPPERS", "GROUP", "run_processor"]
+__all__ = ["Inbox", "ProcessReport", "Mapped", "MAPPERS", "GROUP", "run_processor", "address_parent_authors"]
 
 log = logging.getLogger(__name__)
 GROUP = "agora-ingest"
@@ -154,6 +154,7 @@ class Inbox:
             claims += mapped.claims
             report.skipped.extend(f"{source} {entry_id.decode()}: {w}" for w in mapped.skipped)
         report.entries, report.interactions, report.receipts = len(entries), len(interactions), len(receipts)
+        interactions = address_parent_authors(store, interactions)
         if interactions:
             report.new = store.upsert_interactions(interactions, brand_accounts=brand_accounts)
         if receipts:
@@ -184,6 +185,30 @@ class Inbox:
         info = next((g for g in groups if _text(g.get("name")) == GROUP), None)
         lag = info.get("lag") if info else None
         return int(info["pending"]) + int(lag or 0) if info else 0
+
+
+_PARENT_AUTHORS = """
+UNWIND $ids AS id
+MATCH (a:Account)-[:POSTED]->(m:Message {id: id})
+RETURN id, a.platform AS platform, a.native_id AS native_id, a.handle AS handle
+"""
+
+
+def address_parent_authors(store: Any, interactions: list[Interaction]) -> list[Interaction]:
+    """Replies whose payload names no addressee (a comment on a comment: Meta sends only the parent's
+    id) get the parent's author as target, from the same batch or the graph; others are returned as
+    they are. A parent not seen yet leaves the reply without a target (its ``parent_id`` is kept)."""
+    missing = {it.parent_id for it in interactions if not it.targets and it.parent_id and it.kind is Kind.REPLY}
+    if not missing:
+        return interactions
+    authors = {it.id: it.actor for it in interactions if it.id in missing}
+    for row in store.fetch(_PARENT_AUTHORS, ids=sorted(missing - set(authors))):
+        authors[row["id"]] = AccountRef(row["platform"], row["native_id"], row["handle"])
+    out = []
+    for it in interactions:
+        author = authors.get(it.parent_id) if not it.targets and it.kind is Kind.REPLY else None
+        out.append(replace(it, targets=(author,)) if author is not None and author != it.actor else it)
+    return out
 
 
 def _text(value: Any) -> str | None:

@@ -8,7 +8,8 @@ same way as WhatsApp's (``X-Hub-Signature-256``):
   from ``facebook:<from.id>`` with id ``facebook:<comment_id>``; on a post
   (``parent_id == post_id``) it addresses the Page (``facebook:<entry.id>``),
   on a comment it has ``parent_id`` that comment and no target (its author
-  is not in the payload). ``item: reaction`` is a ``reaction`` to the Page's
+  is not in the payload: the webhook processor adds it from the graph,
+  :func:`listening.inbox.address_parent_authors`). ``item: reaction`` is a ``reaction`` to the Page's
   post, id ``facebook:reaction:<post_id>:<from.id>`` (one per person and post:
   a changed reaction replaces the old one). ``verb: remove`` and other items
   are ignored.

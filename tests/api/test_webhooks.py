@@ -189,6 +189,12 @@ def test_meta_page_messenger_and_instagram_payloads(inbox, store):
         wait_for(lambda: drained(inbox) and store.count("Message", stored_only=True) == 3 + 2 + 2 + 1)
     platforms = store.fetch("MATCH (m:Message) WHERE m.ts IS NOT NULL RETURN m.platform AS p, count(*) AS n ORDER BY p")
     assert platforms == [{"p": "facebook", "n": 3}, {"p": "instagram", "n": 3}, {"p": "messenger", "n": 2}]
+    # comments on comments address the parent comment's author (Meta's payload names only the parent)
+    replies = store.fetch("MATCH (a:Account)-[:POSTED]->(m:Message)-[:ADDRESSES]->(b:Account) "
+                          "WHERE m.id IN ['facebook:987654321098765_2233445566778899', 'instagram:17865799348089040'] "
+                          "RETURN a.handle AS actor, b.handle AS addressed ORDER BY actor")
+    assert replies == [{"actor": "Sara Verdi", "addressed": "Luca Bianchi"},
+                       {"actor": "marco_caffe", "addressed": "giulia.rossi"}]
     assert inbox.redis.xlen(inbox.stream) == 4  # the Instagram mention stays in the raw archive
 
 
@@ -289,3 +295,17 @@ def test_a_telegram_user_sharing_their_number_joins_their_whatsapp_account(inbox
     assert rows == [{"key": "telegram:user482731945", "person": "whatsapp:+393331234567"},
                     {"key": "whatsapp:+393331234567", "person": "whatsapp:+393331234567"},
                     {"key": "whatsapp:+393409876543", "person": "whatsapp:+393409876543"}]  # Marco's card: no claim
+
+
+def test_a_reply_to_a_comment_stored_earlier_addresses_its_author(store):
+    from listening.connectors import meta
+    from listening.inbox import address_parent_authors
+
+    feed = json.loads(raw("meta_page_feed.json"))
+    first, second, reaction = meta.map_payload(feed)
+    store.upsert_interactions([first])  # Luca's comment arrived in an earlier payload
+    [reply, same_reaction] = address_parent_authors(store, [second, reaction])
+    assert reply.targets == (first.actor,) and same_reaction == reaction
+    unknown = second.__class__(**{**{f: getattr(second, f) for f in second.__slots__},
+                                  "parent_id": "facebook:never-seen"})
+    assert address_parent_authors(store, [unknown]) == [unknown]
