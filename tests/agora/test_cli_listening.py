@@ -106,6 +106,44 @@ def test_listen_receives_signed_payloads_and_stores_them(setup):
     assert store.count("Message", stored_only=True) == 4
 
 
+def test_listen_split_into_a_receiver_and_a_processor(setup):
+    config, env, store = setup
+    port = free_port()
+    env = {**env, "AGORA_TELEGRAM_SECRET_TOKEN": "cli-tg-secret"}
+    receiver = subprocess.Popen([*AGORA, "--config", str(config), "listen", "--no-process", "--port", str(port)],
+                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processor = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert receiver.poll() is None and time.monotonic() < deadline, "agora listen did not start"
+            time.sleep(0.2)
+        body = (replay.FIXTURES / "telegram_update.json").read_bytes()
+        resp = httpx.post(f"{base}/webhooks/telegram", content=body,
+                          headers={"X-Telegram-Bot-Api-Secret-Token": "cli-tg-secret"})
+        assert resp.status_code == 200, resp.text
+        time.sleep(1.0)
+        assert store.count("Message", stored_only=True) == 0  # acknowledged, queued, not stored by the receiver
+        processor = subprocess.Popen([*AGORA, "--config", str(config), "listen", "--process-only"], cwd=REPO, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while store.count("Message", stored_only=True) < 1:
+            assert processor.poll() is None and time.monotonic() < deadline, "not stored"
+            time.sleep(0.2)
+    finally:
+        for proc in (receiver, processor):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+    assert processor.returncode == 0, processor.stderr.read()
+
+
 def test_identities_import_merge_and_split(setup, tmp_path):
     config, env, store = setup
     from agora.records import AccountRef, Interaction, Kind
