@@ -16,12 +16,15 @@ __all__ = ["pagerank", "percentiles"]
 
 
 def pagerank(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, alpha: float = 0.85,
-             tol: float = 1e-10, max_iter: int = 200) -> np.ndarray:
+             tol: float = 1e-10, max_iter: int = 200, start: np.ndarray | None = None) -> np.ndarray:
     """Weighted PageRank of ``n`` nodes with edges ``src[i] → dst[i]`` of ``weight[i]``.
 
     Dangling nodes (no out-weight) spread their rank uniformly, and so does
     the teleport, as in :func:`networkx.pagerank`. The result sums to 1.
     Converges when the L1 change is below ``n × tol`` (networkx's rule).
+    ``start`` (any positive vector, normalised here) warm-starts the
+    iteration, e.g. from the previous scoring's ranks: same fixed point,
+    fewer iterations after a small change.
 
     >>> import numpy as np
     >>> r = pagerank(3, np.array([0, 1]), np.array([2, 2]), np.array([1.0, 1.0]))
@@ -36,6 +39,9 @@ def pagerank(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, al
     m = sp.csr_matrix((weight * scale[src], (dst, src)), shape=(n, n))
     dangling = out == 0
     rank = np.full(n, 1.0 / n)
+    if start is not None and len(start) == n and start.sum() > 0:
+        rank = np.maximum(np.asarray(start, dtype=float), 0.0)
+        rank = rank / rank.sum()
     for _ in range(max_iter):
         previous = rank
         rank = alpha * (m @ rank + previous[dangling].sum() / n) + (1.0 - alpha) / n

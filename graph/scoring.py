@@ -12,7 +12,13 @@ find communities (:mod:`graph.communities`), and rank influence
   union of all communities' internal edges: with a uniform teleport, each
   community's block is proportional to the PageRank of that community alone,
   so the order inside every community (and thus the percentile) is the same;
-* ``intensity``: the decayed weight of the attention the person receives.
+* ``intensity``: the decayed weight of the attention the person receives;
+* ``sway`` / ``susceptibility`` (step 4, :mod:`graph.sway`) with the number
+  of responses each rests on;
+* ``churn_risk`` in [0, 1] and its ``churn_factors`` (step 5, :mod:`graph.churn`).
+
+``assignment`` and ``start`` let :mod:`graph.incremental` keep earlier
+communities and warm-start PageRank after a small batch.
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ from datetime import datetime
 
 import numpy as np
 
+from graph.churn import FACTORS, ChurnModel, churn_factors
 from graph.communities import detect_communities
 from graph.influence import pagerank, percentiles
+from graph.messages import MessageArrays, MessageRow, message_arrays, messages_from_events
 from graph.projection import EdgeEvent, Projection, project
+from graph.sway import SwayResult, response_arrays, sway
 
 __all__ = ["PersonScore", "CommunityScore", "ScoreResult", "score"]
 
@@ -42,6 +51,12 @@ class PersonScore:
     community_influence: float | None
     intensity: float
     sentiment_mean: float | None
+    sway: float = 0.0
+    sway_n: int = 0
+    susceptibility: float = 0.0
+    susceptibility_n: int = 0
+    churn_risk: float = 0.0
+    churn_factors: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +76,29 @@ class ScoreResult:
     people: dict[str, PersonScore]
     communities: dict[str, CommunityScore]
     projection: Projection
+    sway: SwayResult | None = None
+    events: list[EdgeEvent] | None = field(default=None, repr=False)
 
 
 def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: Mapping[str, float],
           half_life_days: float = 30.0, resolution: float = 1.0, seed: int | None = 42,
           previous_communities: Mapping[str, str] | None = None, now: datetime | None = None, top_n: int = 5,
-          mood: Mapping[str, tuple[float | None, int]] | None = None) -> ScoreResult:
+          mood: Mapping[str, tuple[float | None, int]] | None = None,
+          messages: Iterable[MessageRow] | None = None, sway_options: Mapping[str, float] | None = None,
+          churn_options: Mapping[str, float] | None = None, churn_model: ChurnModel | None = None,
+          assignment: Mapping[str, str] | None = None, start: Mapping[str, float] | None = None) -> ScoreResult:
     """Score everyone in ``people`` and in ``events``.
 
     ``previous_communities`` (person → id) keeps community ids stable across
     runs; ``mood`` gives each person's (mean polarity, message count), used
     for person and community sentiment (missing: taken from ``events``).
+    ``messages`` are everyone's messages, posts included, for sway and churn
+    (missing: the messages behind ``events``); ``sway_options`` and
+    ``churn_options`` are keyword arguments of :func:`graph.sway.sway` and
+    :func:`graph.churn.churn_factors`; ``churn_model`` turns factors into risk
+    (default: the transparent formula). ``assignment`` (person → community
+    id) is used as is instead of running Leiden; ``start`` (person →
+    PageRank) warm-starts the global PageRank.
 
     >>> from datetime import datetime, timezone
     >>> t = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -84,11 +111,15 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
     if mood is None:
         mood = _mood_from_events(events)
     n = proj.n
-    global_rank = pagerank(n, proj.src, proj.dst, proj.weight)
+    x0 = None
+    if start:
+        x0 = np.array([start.get(node, 1.0 / n) for node in proj.nodes], dtype=float)
+    global_rank = pagerank(n, proj.src, proj.dst, proj.weight, start=x0)
     global_pct = percentiles(global_rank)
     intensity = proj.in_weight()
 
-    assignment = detect_communities(proj, resolution=resolution, seed=seed, previous=previous_communities)
+    if assignment is None:
+        assignment = detect_communities(proj, resolution=resolution, seed=seed, previous=previous_communities)
     community_of = np.array([assignment.get(node, "") for node in proj.nodes], dtype=object)
     inside = (community_of[proj.src] == community_of[proj.dst]) & (community_of[proj.src] != "") \
         if len(proj.src) else np.zeros(0, dtype=bool)
@@ -107,15 +138,31 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
         names = [proj.nodes[i] for i in order]
         communities[cid] = CommunityScore(cid, len(ix), _weighted_mood(names, mood), names[:top_n], names)
 
+    msgs = messages_from_events(events, proj.index, n) if messages is None else message_arrays(messages, proj.index, n)
+    swayed = sway(response_arrays(events, proj.index, [k for k, w in weights.items() if w > 0]), msgs, n,
+                  **(sway_options or {}))
+    now_s = proj.now.timestamp()  # the newest interaction, or the newest message when that is later
+    if now is None and msgs.size:
+        now_s = max(float(msgs.ts.max()), now_s if len(proj.src) else -np.inf)
+    factors = churn_factors(msgs, n, now=now_s, src=proj.src, dst=proj.dst, weight=proj.weight,
+                            influence=global_pct / 100.0, **(churn_options or {}))
+    risk = (churn_model or ChurnModel()).risk(factors)
+
     result_people = {}
+    sway_l, sway_n = swayed.sway.tolist(), swayed.sway_n.tolist()
+    sus_l, sus_n = swayed.susceptibility.tolist(), swayed.susceptibility_n.tolist()
+    risk_l, factors_l = risk.tolist(), np.round(factors, 4).tolist()
     for i, node in enumerate(proj.nodes):
         cid = community_of[i] or None
         result_people[node] = PersonScore(
             id=node, community=cid, influence=round(float(global_pct[i]), 2), pagerank=float(global_rank[i]),
             community_influence=None if cid is None else round(float(local_pct[i]), 2),
-            intensity=round(float(intensity[i]), 4), sentiment_mean=mood.get(node, (None, 0))[0])
+            intensity=round(float(intensity[i]), 4), sentiment_mean=mood.get(node, (None, 0))[0],
+            sway=round(sway_l[i], 4), sway_n=sway_n[i], susceptibility=round(sus_l[i], 4),
+            susceptibility_n=sus_n[i], churn_risk=round(risk_l[i], 4),
+            churn_factors=dict(zip(FACTORS, factors_l[i])))
     ordered = dict(sorted(communities.items(), key=lambda kv: (-kv[1].size, kv[0])))
-    return ScoreResult(result_people, ordered, proj)
+    return ScoreResult(result_people, ordered, proj, swayed, events)
 
 
 def _mood_from_events(events: list[EdgeEvent]) -> dict[str, tuple[float | None, int]]:
