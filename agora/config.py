@@ -104,6 +104,15 @@ class IncrementalConfig(_Section):
     max_changed_share: float = Field(0.1, gt=0, le=1)
 
 
+class OutreachConfig(_Section):
+    """``agora outreach`` (:mod:`graph.outreach`): who is influential enough, and when to act."""
+
+    min_influence: float = Field(80.0, ge=0, le=100)    # percentile, overall or in the community
+    negative_share: float = Field(0.5, gt=0, le=1)      # calm: this share of recent messages negative
+    min_churn_risk: float = Field(0.4, gt=0, le=1)      # retain: churn risk at or above this
+    positive_mood: float = Field(0.2, ge=-1, le=1)      # thank: mean polarity at or above this
+
+
 class ScoringConfig(_Section):
     weights: dict[str, float] = Field(
         default_factory=lambda: {"share": 2.0, "quote": 1.5, "reply": 1.0, "mention": 0.5, "message": 1.0, "reaction": 0.3, "post": 0.0}
@@ -115,6 +124,7 @@ class ScoringConfig(_Section):
     sway: SwayConfig = SwayConfig()
     churn: ChurnConfig = ChurnConfig()
     incremental: IncrementalConfig = IncrementalConfig()
+    outreach: OutreachConfig = OutreachConfig()
 
     @field_validator("weights")
     @classmethod
