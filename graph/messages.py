@@ -14,9 +14,9 @@ from datetime import datetime
 
 import numpy as np
 
-from graph.projection import EdgeEvent
+from graph.projection import Projection
 
-__all__ = ["MessageRow", "MessageArrays", "message_arrays", "messages_from_events"]
+__all__ = ["MessageRow", "MessageArrays", "message_arrays", "messages_from_events", "mood"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,10 @@ class MessageArrays:
 
 def _search(m: MessageArrays, people: np.ndarray, t: np.ndarray) -> np.ndarray:
     # A global key (person, ts) turns a per-person search into one vectorised searchsorted.
-    key = m.person.astype(np.float64) * _span(m) + (m.ts - _t0(m))
+    key = m.__dict__.get("_key")
+    if key is None:
+        key = m.person.astype(np.float64) * _span(m) + (m.ts - _t0(m))
+        object.__setattr__(m, "_key", key)  # cached: several searches per scoring
     lo, hi = _t0(m), float(m.ts.max()) if m.size else 0.0
     q = people.astype(np.float64) * _span(m) + (np.clip(t, lo - 1.0, hi + 1.0) - lo)
     return np.searchsorted(key, q, side="left")
@@ -100,14 +103,21 @@ def _sorted(person: np.ndarray, ts: np.ndarray, pol: np.ndarray, n: int) -> Mess
     return MessageArrays(person, ts, pol, start)
 
 
-def messages_from_events(events: list[EdgeEvent], index: Mapping[str, int], n: int) -> MessageArrays:
-    """The messages behind ``events`` (one per distinct ``message_id``; an event
-    without one is its own message), when the caller has no message list."""
-    seen: dict[str, int] = {}
-    keep = [i for i, e in enumerate(events)
-            if e.source in index and (e.message_id is None or seen.setdefault(e.message_id, i) == i)]
-    k = len(keep)
-    person = np.fromiter((index[events[i].source] for i in keep), np.int64, k)
-    ts = np.fromiter((events[i].timestamp.timestamp() for i in keep), np.float64, k)
-    pol = np.fromiter((np.nan if events[i].polarity is None else events[i].polarity for i in keep), np.float64, k)
-    return _sorted(person, ts, pol, n)
+def messages_from_events(proj: Projection) -> MessageArrays:
+    """The messages behind the projection's events (one per distinct
+    ``message_id``; an event without one is its own message), for callers
+    with no message list."""
+    ev = proj.events
+    if not ev:
+        return _sorted(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), proj.n)
+    first = ev["first"]
+    return _sorted(ev["src"][first], ev["t"][first], ev["polarity"][first], proj.n)
+
+
+def mood(messages: MessageArrays, nodes: list[str]) -> dict[str, tuple[float | None, int]]:
+    """Each person's (mean polarity, classified message count), for people with a classified message."""
+    c = messages.classified()
+    n = len(nodes)
+    count = np.bincount(c.person, minlength=n)
+    total = np.bincount(c.person, weights=c.polarity, minlength=n)
+    return {nodes[i]: (float(total[i] / count[i]), int(count[i])) for i in np.flatnonzero(count).tolist()}

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from graph.messages import MessageArrays
-from graph.projection import EdgeEvent
+from graph.projection import EdgeEvent, Projection
 
-__all__ = ["SwayResult", "response_arrays", "sway", "sway_evidence"]
+__all__ = ["SwayResult", "response_arrays", "projection_responses", "sway", "sway_evidence"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,16 @@ class SwayResult:
     shift: np.ndarray
     time: np.ndarray
     event: np.ndarray
+
+
+def projection_responses(proj: Projection) -> tuple[np.ndarray, ...]:
+    """:func:`response_arrays` of the events the projection kept (no second pass over the events)."""
+    ev = proj.events
+    if not ev:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, np.zeros(0), np.zeros(0)
+    ok = ~np.isnan(ev["polarity"])
+    return ev["position"][ok], ev["src"][ok], ev["dst"][ok], ev["t"][ok], ev["polarity"][ok]
 
 
 def response_arrays(events: list[EdgeEvent], index: Mapping[str, int],
