@@ -1,9 +1,23 @@
-"""Influence: weighted PageRank over the attention graph, and percentiles.
+"""Influence: expected reach and weighted PageRank over the attention graph, and percentiles.
 
 An edge A→B means A paid attention to B (replied, quoted, shared, mentioned),
-so PageRank flows to the people others respond to, in proportion to how
-strongly and how recently they do. It runs as a sparse power iteration
-(SciPy), the same fixed point as :func:`networkx.pagerank` with weights.
+so what B says reaches A, and through A those who pay attention to A.
+
+* :func:`reach` (global ``influence``): how far what a person says is
+  expected to travel, ``Σ_{k=1..steps} (α·M)^k·1`` where ``M[b, a]`` is the
+  decayed weight of a's attention to b and ``α = damping / ρ`` (``ρ`` the
+  spectral radius of the symmetrised ``M``): a truncated Katz centrality of
+  the flow of attention. Unlike PageRank it does not divide a listener's
+  attention among everyone they listen to: in a cascade, a listener who
+  follows ten people is still reached by each of them. The test suite checks
+  it against simulated cascades (independent cascade on karate, football,
+  polbooks, dolphins and LFR graphs): it predicts the spread from each seed
+  better than degree, k-core and PageRank. ``damping`` 0.7 was chosen on
+  those graphs; 0.5–0.9 give nearly the same ranks.
+* :func:`pagerank` (``community_influence``, within each community): whom
+  the community listens to, in proportion to how strongly and how recently.
+  A sparse power iteration (SciPy), the same fixed point as
+  :func:`networkx.pagerank` with weights.
 """
 
 from __future__ import annotations
@@ -12,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-__all__ = ["pagerank", "percentiles"]
+__all__ = ["pagerank", "reach", "percentiles"]
 
 
 def pagerank(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, alpha: float = 0.85,
@@ -48,6 +62,47 @@ def pagerank(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, al
         if np.abs(rank - previous).sum() < n * tol:
             break
     return rank / rank.sum()
+
+
+def reach(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, damping: float = 0.7,
+          steps: int = 5) -> np.ndarray:
+    """Expected reach of ``n`` nodes over attention edges ``src[i] → dst[i]``
+    of ``weight[i]`` (what ``dst`` says reaches ``src``). See the module doc.
+
+    >>> import numpy as np
+    >>> r = reach(4, np.array([1, 2, 3]), np.array([0, 0, 1]), np.ones(3))
+    >>> [int(i) for i in np.argsort(-r)]  # 0 is heard by 1 and 2, and through 1 by 3
+    [0, 1, 2, 3]
+    """
+    if n == 0 or len(src) == 0:
+        return np.zeros(n)
+    m = sp.csr_matrix((weight, (dst, src)), shape=(n, n))
+    rho = _spectral_radius((m + m.T) * 0.5)
+    alpha = damping / rho if rho > 0 else 1.0
+    v, total = np.ones(n), np.zeros(n)
+    for _ in range(steps):
+        v = alpha * (m @ v)
+        total += v
+    return total
+
+
+def _spectral_radius(s: sp.csr_matrix, iterations: int = 100, tol: float = 1e-6) -> float:
+    """Largest eigenvalue of a symmetric non-negative matrix, by power iteration on ``s + I``
+    (the shift keeps bipartite graphs from oscillating)."""
+    v = np.ones(s.shape[0]) / np.sqrt(s.shape[0])
+    value = 0.0
+    for _ in range(iterations):
+        w = s @ v + v
+        norm = float(np.linalg.norm(w))
+        if norm == 0:
+            return 0.0
+        w /= norm
+        new = float(w @ (s @ w))
+        v = w
+        if abs(new - value) <= tol * max(abs(new), 1e-12):
+            return new
+        value = new
+    return value
 
 
 def percentiles(values: np.ndarray) -> np.ndarray:
