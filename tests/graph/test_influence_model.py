@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import igraph as ig
 import numpy as np
@@ -265,3 +266,49 @@ def test_incremental_rescore_through_the_pipeline(store: GraphStore, tmp_path: P
     after = {r["id"]: r["c"] for r in store.fetch("MATCH (p:Person) RETURN p.id AS id, p.community AS c")}
     assert {k: after[k] for k in before} == before
     assert after["twitter:new"] == after["twitter:3"]
+
+
+@pytest.mark.slow
+def test_the_cli_explains_lists_outreach_fits_churn_and_rescores_incrementally(
+        store: GraphStore, graph_server: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    its, polarity = _world()
+    store.upsert_interactions(its)
+    _classify(store, polarity)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"graph": {"uri": graph_server.bolt_uri, "user": "root",
+                                             "database": graph_server.database},
+                                   "scoring": {"churn": {"weights_file": "weights.json"}}}))
+    env = {**os.environ, "AGORA_GRAPH__PASSWORD": graph_server.password()}
+
+    def agora(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agora.cli", "--config", str(cfg), *args], capture_output=True,
+                              text=True, timeout=300, cwd=REPO, env=env)
+
+    done = agora("score")
+    assert done.returncode == 0, done.stderr
+    assert "(full)" in done.stdout
+    explained = json.loads(agora("explain", "@user0", "--json").stdout)
+    assert explained["person"]["id"] == "twitter:0" and explained["churn"]["factors"]
+    missing = agora("explain", "nobody")
+    assert missing.returncode == 1 and "no person with id, account key or handle 'nobody'" in missing.stderr
+    todo = json.loads(agora("outreach", "--json", "--limit", "3").stdout)
+    assert todo[0]["action"] == "calm" and len(todo) <= 3
+    labels = tmp_path / "labels.csv"
+    labels.write_text("person_id,churned\n" + "".join(f"twitter:{i},{int(i < 5)}\n" for i in range(20)))
+    fitted = agora("churn", "fit", str(labels))
+    assert fitted.returncode == 0, fitted.stderr
+    assert "AUC fitted" in fitted.stdout and "formula" in fitted.stdout and (tmp_path / "weights.json").is_file()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("who,churned\nx,1\n")
+    refused = agora("churn", "fit", str(bad))
+    assert refused.returncode == 2 and "missing column(s) person_id" in refused.stderr
+    again = agora("score", "--incremental")
+    assert again.returncode == 0 and "(incremental, 0 people touched)" in " ".join(again.stdout.split()), again.stderr
