@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.scoring                    # 10k, 100k, 1M interactions
     .venv/bin/python -m benchmarks.scoring --sizes 10000 --repeat 3
+    .venv/bin/python -m benchmarks.scoring --incremental --sizes 100000   # after a 1% batch: incremental vs full
 
 The baseline is what one would write with networkx alone: a weighted DiGraph
 of the decayed interactions, Louvain on its undirected projection, global
@@ -75,6 +76,28 @@ def measure_one(impl: str, size: int) -> dict[str, float]:
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def measure_incremental(size: int, batch_share: float = 0.01) -> dict[str, float]:
+    """Score all but the last ``batch_share`` of ``size`` interactions, then time a full
+    rescore and an incremental one of everything, in this process."""
+    from benchmarks.synthetic import interactions
+    from graph.incremental import score_incremental
+    from graph.scoring import score
+
+    events = list(interactions(size, max(size // 10, 100), seed=1))
+    cut = len(events) - max(1, int(len(events) * batch_share))
+    first = score(events[:cut], weights=WEIGHTS, half_life_days=HALF_LIFE_DAYS)
+    previous = {p.id: p.community for p in first.people.values() if p.community}
+    ranks = {p.id: p.pagerank for p in first.people.values()}
+    counts = {(e["source"], e["target"]): e["count"] for e in first.projection.edges()}
+    started = time.perf_counter()
+    score(events, weights=WEIGHTS, half_life_days=HALF_LIFE_DAYS, previous_communities=previous)
+    full = time.perf_counter() - started
+    started = time.perf_counter()
+    inc = score_incremental(events, previous_counts=counts, previous_communities=previous, previous_rank=ranks,
+                            weights=WEIGHTS, half_life_days=HALF_LIFE_DAYS, max_changed_share=0.5)
+    return {"full": full, "incremental": time.perf_counter() - started, "mode": inc.mode, "share": inc.share}
+
+
 def measure(impl: str, size: int, timeout_s: float) -> dict[str, float] | None:
     """``measure_one`` in a fresh interpreter; ``None`` when it runs past ``timeout_s``."""
     try:
@@ -92,10 +115,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="interaction counts (people = a tenth of each)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the fastest is shown")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a run is given up")
+    parser.add_argument("--incremental", action="store_true",
+                        help="instead: after a batch of 1%% new interactions, incremental vs full rescore")
     parser.add_argument("--one", nargs=2, metavar=("IMPL", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure_one(args.one[0], int(args.one[1]))))
+        return
+    if args.incremental:
+        print(f"{'interactions':>12} | {'full s':>7} {'incremental s':>13} | people touched")
+        for size in args.sizes:
+            r = measure_incremental(size)
+            print(f"{size:>12,} | {r['full']:7.2f} {r['incremental']:13.2f} | {r['share']:.1%} ({r['mode']})", flush=True)
         return
 
     print(f"{'interactions':>12} {'people':>8} | {'agora s':>8} {'peak MB':>8} | {'networkx s':>10} {'peak MB':>8} | speed-up")

@@ -58,12 +58,20 @@ def touched_people(proj: Projection, previous_counts: Mapping[tuple[str, str], i
     >>> sorted(touched_people(p, {("a", "b"): 1, ("x", "y"): 2}))
     ['c', 'd', 'x', 'y']
     """
-    now: dict[tuple[str, str], int] = {}
-    for s, d, c in zip(proj.src.tolist(), proj.dst.tolist(), proj.count.tolist()):
-        now[(proj.nodes[s], proj.nodes[d])] = c
-    changed = {pair for pair, c in now.items() if previous_counts.get(pair) != c}
-    changed |= {pair for pair in previous_counts if pair not in now}
-    return {person for pair in changed for person in pair}
+    n, index = proj.n, proj.index
+    gone = {person for (s, d) in previous_counts if s not in index or d not in index for person in (s, d)}
+    known = [(index[s], index[d], c) for (s, d), c in previous_counts.items() if s in index and d in index]
+    old = np.array(known, dtype=np.int64).reshape(-1, 3)
+    old_key, old_count = old[:, 0] * n + old[:, 1], old[:, 2]
+    key = proj.src * n + proj.dst  # sorted and unique: project() builds pairs with np.unique
+    at = np.minimum(np.searchsorted(key, old_key), max(len(key) - 1, 0))
+    found = (key[at] == old_key) if len(key) else np.zeros(len(old_key), dtype=bool)
+    same_old = found & (proj.count[at] == old_count) if len(key) else found
+    changed_new = np.ones(len(key), dtype=bool)
+    changed_new[at[same_old]] = False
+    ends = np.concatenate([proj.src[changed_new], proj.dst[changed_new],
+                           old[~found, 0], old[~found, 1]])
+    return gone | {proj.nodes[i] for i in np.unique(ends).tolist()}
 
 
 def place_newcomers(proj: Projection, previous: Mapping[str, str], *, seed: int | None = 42,
@@ -72,35 +80,35 @@ def place_newcomers(proj: Projection, previous: Mapping[str, str], *, seed: int 
     joined to the community they interact with most (by weight, both directions)."""
     p = proj
     degree = np.bincount(np.concatenate([p.src, p.dst]), minlength=p.n) if len(p.src) else np.zeros(p.n, int)
-    assignment = {node: previous[node] for i, node in enumerate(p.nodes) if node in previous and degree[i] > 0}
-    pending = {i for i, node in enumerate(p.nodes) if degree[i] > 0 and node not in assignment}
-    a = np.concatenate([p.src, p.dst]).tolist()
-    b = np.concatenate([p.dst, p.src]).tolist()
-    w = np.concatenate([p.weight, p.weight]).tolist()
+    names = sorted(set(previous.values()))
+    code = {c: k for k, c in enumerate(names)}
+    label = np.array([code.get(previous.get(node, ""), -1) for node in p.nodes], dtype=np.int64)
+    label[degree == 0] = -1
+    a, b = np.concatenate([p.src, p.dst]), np.concatenate([p.dst, p.src])
+    w = np.concatenate([p.weight, p.weight])
     for _ in range(passes):
-        if not pending:
+        pending = (label < 0) & (degree > 0)
+        vote = pending[a] & (label[b] >= 0)
+        if not vote.any():
             break
-        votes: dict[int, dict[str, float]] = {}
-        for i, j, x in zip(a, b, w):
-            if i in pending:
-                cj = assignment.get(p.nodes[j])
-                if cj is not None:
-                    votes.setdefault(i, {}).setdefault(cj, 0.0)
-                    votes[i][cj] += x
-        if not votes:
-            break
-        for i, v in votes.items():
-            assignment[p.nodes[i]] = max(sorted(v), key=lambda c: v[c])
-        pending -= set(votes)
-    if pending:  # newcomers among themselves: their own communities
-        idx = np.array(sorted(pending))
-        local = {int(g): k for k, g in enumerate(idx)}
-        keep = np.isin(p.src, idx) & np.isin(p.dst, idx)
-        m = leiden_membership(len(idx), np.array([local[s] for s in p.src[keep].tolist()], dtype=np.int64),
-                              np.array([local[d] for d in p.dst[keep].tolist()], dtype=np.int64), p.weight[keep],
-                              seed=seed)
+        # the heaviest (node, community) pair per pending node wins
+        k = len(names)
+        tally = np.bincount(a[vote] * k + label[b[vote]], weights=w[vote])
+        pairs = np.flatnonzero(tally)
+        node, comm = pairs // k, pairs % k
+        order = np.lexsort((comm, -tally[pairs], node))
+        node, comm = node[order], comm[order]
+        first = np.concatenate([[True], node[1:] != node[:-1]])
+        label[node[first]] = comm[first]
+    assignment = {p.nodes[i]: names[c] for i, c in enumerate(label.tolist()) if c >= 0}
+    pending = np.flatnonzero((label < 0) & (degree > 0))
+    if len(pending):  # newcomers among themselves: their own communities
+        local = np.full(p.n, -1, dtype=np.int64)
+        local[pending] = np.arange(len(pending))
+        keep = (local[p.src] >= 0) & (local[p.dst] >= 0)
+        m = leiden_membership(len(pending), local[p.src[keep]], local[p.dst[keep]], p.weight[keep], seed=seed)
         groups: dict[int, list[str]] = {}
-        for k, g in enumerate(idx.tolist()):
+        for k, g in enumerate(pending.tolist()):
             groups.setdefault(int(m[k]), []).append(p.nodes[g])
         ordered = sorted(groups.values(), key=lambda g: (-len(g), min(g)))
         ids = stable_ids(ordered, {**previous, **assignment})
@@ -127,5 +135,5 @@ def score_incremental(events: Iterable[EdgeEvent], *, previous_counts: Mapping[t
     if share > max_changed_share or not previous_communities:
         return IncrementalResult(score(events, **common), "full", len(touched), share)
     assignment = place_newcomers(proj, previous_communities, seed=seed)
-    result = score(events, assignment=assignment, start=previous_rank, **common)
+    result = score(events, assignment=assignment, start=previous_rank, projection=proj, **common)
     return IncrementalResult(result, "incremental", len(touched), share)

@@ -90,7 +90,8 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
           mood: Mapping[str, tuple[float | None, int]] | None = None,
           messages: Iterable[MessageRow] | None = None, sway_options: Mapping[str, float] | None = None,
           churn_options: Mapping[str, float] | None = None, churn_model: ChurnModel | None = None,
-          assignment: Mapping[str, str] | None = None, start: Mapping[str, float] | None = None) -> ScoreResult:
+          assignment: Mapping[str, str] | None = None, start: Mapping[str, float] | None = None,
+          projection: Projection | None = None) -> ScoreResult:
     """Score everyone in ``people`` and in ``events``.
 
     ``previous_communities`` (person → id) keeps community ids stable across
@@ -102,7 +103,8 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
     :func:`graph.churn.churn_factors`; ``churn_model`` turns factors into risk
     (default: the transparent formula). ``assignment`` (person → community
     id) is used as is instead of running Leiden; ``start`` (person →
-    PageRank) warm-starts the global PageRank.
+    PageRank) warm-starts the global PageRank. ``projection``, when given,
+    must be ``project()`` of these very events and arguments: it is reused.
 
     >>> from datetime import datetime, timezone
     >>> t = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -111,7 +113,7 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
     (100.0, 100.0, 3.0)
     """
     events = list(events)
-    proj = project(events, weights=weights, half_life_days=half_life_days, nodes=people, now=now)
+    proj = projection or project(events, weights=weights, half_life_days=half_life_days, nodes=people, now=now)
     n = proj.n
     msgs = messages_from_events(proj) if messages is None else message_arrays(messages, proj.index, n)
     if mood is None:
