@@ -44,6 +44,8 @@ app.add_typer(graph_app, name="graph")
 identities_app = typer.Typer(help="Identity resolution: one person behind several accounts (CRM mapping, merge, split).",
                              no_args_is_help=True)
 app.add_typer(identities_app, name="identities")
+churn_app = typer.Typer(help="Churn risk: learn its weights from your churn labels.", no_args_is_help=True)
+app.add_typer(churn_app, name="churn")
 
 err = Console(stderr=True)
 out = Console()
@@ -223,16 +225,76 @@ def classify() -> None:
 
 
 @app.command("score")
-def score_() -> None:
-    """Recompute communities and influence from the stored interactions."""
+def score_(incremental: bool = typer.Option(False, "--incremental", help=(
+        "After a small batch: keep communities, place newcomers by their neighbours, warm-start PageRank. "
+        "Falls back to a full rescore when the batch touched more than scoring.incremental.max_changed_share "
+        "of the people."))) -> None:
+    """Recompute communities, influence, sway, susceptibility and churn risk from the stored interactions."""
     from agora.pipeline import rescore
 
     config = state.config()
     with _store() as store:
         with err.status("scoring"):
-            report = rescore(store, config)
+            report = rescore(store, config, incremental=incremental)
+    touched = f", {report.touched} people touched" if report.touched is not None else ""
     out.print(f"{len(report.result.people)} people in {len(report.result.communities)} communities "
-              f"scored from {report.edges} interactions in {report.seconds:.1f} s")
+              f"scored from {report.edges} interactions in {report.seconds:.1f} s ({report.mode}{touched})")
+
+
+@app.command()
+def explain(person: str = typer.Argument(..., help="A person id, an account key (platform:native_id) or a handle."),
+            json_out: bool = JsonOption,
+            top: int = typer.Option(10, "--top", min=1, help="Contributors listed each way."),
+            trail: int = typer.Option(20, "--trail", min=1, help="Recent messages in the sentiment trail.")) -> None:
+    """Why a person scores what they score: contributors, counts by kind, sentiment trail, churn factors, sway evidence.
+
+    Example: agora explain twitter:1234 --json
+    """
+    from graph.explain import AmbiguousPerson, PersonNotFound, explain_person
+
+    with _store() as store:
+        try:
+            data = explain_person(store, person, config=state.config(), top=top, trail=trail)
+        except (PersonNotFound, AmbiguousPerson) as exc:
+            err.print(f"agora: {exc}", highlight=False)
+            raise typer.Exit(1)
+    if json_out:
+        _print_json(data)
+        return
+    p, s = data["person"], data["scores"]
+    out.print(f"{p['name'] or p['id']} ({', '.join(a['key'] for a in p['accounts'])}) community {s['community'] or 'n/a'}")
+    out.print(f"influence {_num(s['influence'], '.0f')} overall, {_num(s['community_influence'], '.0f')} in community; "
+              f"engagement {_num(s['intensity'], '.1f')}; mood {_mood(s['sentiment_mean'])}")
+    out.print(f"sway {_num(s['sway'], '+.2f')} ({s['sway_n'] or 0} responses), susceptibility "
+              f"{_num(s['susceptibility'], '+.2f')} ({s['susceptibility_n'] or 0}); churn risk {_num(s['churn_risk'], '.2f')}")
+    _print_table(("churn factor", "value", "part of risk"),
+                 [(f, _num(v, ".2f"), _num((data["churn"]["parts"] or {}).get(f), ".2f"))
+                  for f, v in data["churn"]["factors"].items()])
+    _print_table(("attention from", "weight", "share", "count"),
+                 [(c["name"] or c["id"], _num(c["weight"], ".2f"), _num(c["share"], ".0%"), str(c["count"]))
+                  for c in data["contributors"]["in"]])
+    out.print("sent: " + (", ".join(f"{k} {n}" for k, n in data["counts"]["sent"].items()) or "nothing")
+              + "; received: " + (", ".join(f"{k} {n}" for k, n in data["counts"]["received"].items()) or "nothing"))
+    _print_table(("when", "kind", "mood", "text"),
+                 [(m["at"] or "", m["kind"] or "", _mood(m["polarity"]), m["text"] or "") for m in data["sentiment_trail"]])
+
+
+@app.command()
+def outreach(json_out: bool = JsonOption,
+             limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many people.")) -> None:
+    """People to contact now: influential and negative (calm), at churn risk (retain) or champions (thank), with the reason.
+
+    Thresholds are under scoring.outreach in config.yaml. Example: agora outreach --limit 10 --json
+    """
+    from graph.outreach import outreach as find_outreach
+
+    with _store() as store:
+        rows = find_outreach(store, config=state.config(), limit=limit)
+    if json_out:
+        _print_json(rows)
+        return
+    _print_table(("action", "person", "priority", "reason"),
+                 [(r["action"], r["name"] or r["id"], _num(r["priority"], ".2f"), r["reason"]) for r in rows])
 
 
 # -- querying ---------------------------------------------------------------------
@@ -610,6 +672,37 @@ def graph_reset(yes: bool = typer.Option(False, "--yes", help="Do not ask.")) ->
     with _store() as store:
         store.clear()
     out.print("graph emptied")
+
+
+@churn_app.command("fit")
+def churn_fit(labels: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                            help="CSV with a header: person_id,churned (1 churned, 0 stayed).")) -> None:
+    """Fit churn weights (logistic regression over the churn factors) on your labels.
+
+    person_id may be a person id, an account key or a handle. The factors are
+    those of the last `agora score`; the weights are saved to
+    scoring.churn.weights_file and used from the next `agora score` on.
+    Prints the fitted model's AUC (in-sample and cross-validated) beside the
+    default formula's AUC on the same labels. Delete the file to go back to
+    the formula.
+    """
+    from graph.churn_labels import fit_labels
+
+    config = state.config()
+    with _store() as store:
+        try:
+            report = fit_labels(store, labels, weights_file=config.scoring.churn.weights_file)
+        except ValueError as exc:
+            err.print(f"agora: {exc}", highlight=False)
+            raise typer.Exit(2)
+    for issue in report.issues[:50]:
+        err.print(f"skipped {issue}", highlight=False)
+    m = report.model
+    out.print(f"{m['labels']} labels ({m['churned']} churned): AUC fitted {m['auc']:.3f} in-sample, "
+              f"{m['cv_auc']:.3f} cross-validated; formula {m['formula_auc']:.3f}")
+    out.print("weights: " + ", ".join(f"{k} {v:+.2f}" for k, v in m["coefficients"].items())
+              + f", intercept {m['intercept']:+.2f}")
+    out.print(f"saved to {report.saved_to}; run `agora score` to apply")
 
 
 def main() -> None:

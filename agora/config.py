@@ -65,6 +65,54 @@ class NlpConfig(_Section):
     device: str = "cpu"
 
 
+class SwayConfig(_Section):
+    """Sway and susceptibility (:mod:`graph.sway`)."""
+
+    window_hours: float = Field(48.0, gt=0)          # a response counts if the answered person spoke this recently
+    baseline_messages: int = Field(10, ge=1, le=10_000)  # the responder's baseline: their last N messages before
+    min_gap: float = Field(0.1, ge=0, le=2)          # stance this close to the baseline gives no direction
+    prior: float = Field(3.0, ge=0, le=1000)         # pseudo-responses shrinking thin evidence toward 0
+
+
+_CHURN_FACTORS = ("activity_drop", "sentiment_drop", "recent_negative", "negative_exposure")
+
+
+class ChurnConfig(_Section):
+    """Churn risk (:mod:`graph.churn`)."""
+
+    window_days: float = Field(30.0, gt=0, le=3660)
+    baseline_windows: int = Field(3, ge=1, le=100)
+    negative_polarity: float = Field(-0.3, ge=-1, le=1)
+    weights: dict[str, float] = Field(default_factory=lambda: {
+        "activity_drop": 0.35, "sentiment_drop": 0.2, "recent_negative": 0.25, "negative_exposure": 0.2})
+    weights_file: Path = Path(".agora/churn_weights.json")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(_CHURN_FACTORS))
+        if unknown:
+            raise ValueError(f"unknown churn factor {unknown[0]!r} (known: {', '.join(_CHURN_FACTORS)})")
+        if any(w < 0 for w in v.values()) or not sum(v.values()) > 0:
+            raise ValueError("churn weights must be >= 0 and not all 0")
+        return v
+
+
+class IncrementalConfig(_Section):
+    """``agora score --incremental``: above this share of people touched by new interactions, rescore fully."""
+
+    max_changed_share: float = Field(0.1, gt=0, le=1)
+
+
+class OutreachConfig(_Section):
+    """``agora outreach`` (:mod:`graph.outreach`): who is influential enough, and when to act."""
+
+    min_influence: float = Field(80.0, ge=0, le=100)    # percentile, overall or in the community
+    negative_share: float = Field(0.5, gt=0, le=1)      # calm: this share of recent messages negative
+    min_churn_risk: float = Field(0.4, gt=0, le=1)      # retain: churn risk at or above this
+    positive_mood: float = Field(0.2, ge=-1, le=1)      # thank: mean polarity at or above this
+
+
 class ScoringConfig(_Section):
     weights: dict[str, float] = Field(
         default_factory=lambda: {"share": 2.0, "quote": 1.5, "reply": 1.0, "mention": 0.5, "message": 1.0, "reaction": 0.3, "post": 0.0}
@@ -73,6 +121,10 @@ class ScoringConfig(_Section):
     resolution: float = Field(1.0, gt=0)
     seed: int = 42
     top_n: int = Field(5, ge=1, le=1000)
+    sway: SwayConfig = SwayConfig()
+    churn: ChurnConfig = ChurnConfig()
+    incremental: IncrementalConfig = IncrementalConfig()
+    outreach: OutreachConfig = OutreachConfig()
 
     @field_validator("weights")
     @classmethod
@@ -290,6 +342,8 @@ class Config(_Section):
         object.__setattr__(self, "sample", sample)
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "output", output)
+        churn = self.scoring.churn.model_copy(update={"weights_file": _under(base, self.scoring.churn.weights_file)})
+        object.__setattr__(self, "scoring", self.scoring.model_copy(update={"churn": churn}))
         return self
 
 
