@@ -65,6 +65,54 @@ class NlpConfig(_Section):
     device: str = "cpu"
 
 
+class SwayConfig(_Section):
+    """Sway and susceptibility (:mod:`graph.sway`)."""
+
+    window_hours: float = Field(48.0, gt=0)          # a response counts if the answered person spoke this recently
+    baseline_messages: int = Field(10, ge=1, le=10_000)  # the responder's baseline: their last N messages before
+    min_gap: float = Field(0.1, ge=0, le=2)          # stance this close to the baseline gives no direction
+    prior: float = Field(3.0, ge=0, le=1000)         # pseudo-responses shrinking thin evidence toward 0
+
+
+_CHURN_FACTORS = ("activity_drop", "sentiment_drop", "recent_negative", "negative_exposure")
+
+
+class ChurnConfig(_Section):
+    """Churn risk (:mod:`graph.churn`)."""
+
+    window_days: float = Field(30.0, gt=0, le=3660)
+    baseline_windows: int = Field(3, ge=1, le=100)
+    negative_polarity: float = Field(-0.3, ge=-1, le=1)
+    weights: dict[str, float] = Field(default_factory=lambda: {
+        "activity_drop": 0.35, "sentiment_drop": 0.2, "recent_negative": 0.25, "negative_exposure": 0.2})
+    weights_file: Path = Path(".agora/churn_weights.json")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(_CHURN_FACTORS))
+        if unknown:
+            raise ValueError(f"unknown churn factor {unknown[0]!r} (known: {', '.join(_CHURN_FACTORS)})")
+        if any(w < 0 for w in v.values()) or not sum(v.values()) > 0:
+            raise ValueError("churn weights must be >= 0 and not all 0")
+        return v
+
+
+class IncrementalConfig(_Section):
+    """``agora score --incremental``: above this share of people touched by new interactions, rescore fully."""
+
+    max_changed_share: float = Field(0.1, gt=0, le=1)
+
+
+class OutreachConfig(_Section):
+    """``agora outreach`` (:mod:`graph.outreach`): who is influential enough, and when to act."""
+
+    min_influence: float = Field(80.0, ge=0, le=100)    # percentile, overall or in the community
+    negative_share: float = Field(0.5, gt=0, le=1)      # calm: this share of recent messages negative
+    min_churn_risk: float = Field(0.4, gt=0, le=1)      # retain: churn risk at or above this
+    positive_mood: float = Field(0.2, ge=-1, le=1)      # thank: mean polarity at or above this
+
+
 class ScoringConfig(_Section):
     weights: dict[str, float] = Field(
         default_factory=lambda: {"share": 2.0, "quote": 1.5, "reply": 1.0, "mention": 0.5, "message": 1.0, "reaction": 0.3, "post": 0.0}
@@ -73,6 +121,10 @@ class ScoringConfig(_Section):
     resolution: float = Field(1.0, gt=0)
     seed: int = 42
     top_n: int = Field(5, ge=1, le=1000)
+    sway: SwayConfig = SwayConfig()
+    churn: ChurnConfig = ChurnConfig()
+    incremental: IncrementalConfig = IncrementalConfig()
+    outreach: OutreachConfig = OutreachConfig()
 
     @field_validator("weights")
     @classmethod
@@ -185,6 +237,74 @@ class AlertsConfig(_Section):
     community_mood_drop: CommunityMoodDropAlert = CommunityMoodDropAlert()
 
 
+class TwitterListeningConfig(_Section):
+    """Twitter/X crawler (:mod:`listening.connectors.twitter`); the bearer token is ``$AGORA_TWITTER_BEARER_TOKEN``."""
+
+    brand_user_ids: list[str] = Field(default_factory=list)
+    queries: list[str] = Field(default_factory=list)
+    threads: bool = True
+    max_pages: int = Field(5, ge=1, le=1000)
+    max_results: int = Field(100, ge=10, le=100)
+    max_threads: int = Field(20, ge=0, le=10_000)
+    max_wait_s: float = Field(900.0, ge=0)
+    max_retries: int = Field(4, ge=0, le=20)
+
+    @field_validator("brand_user_ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        for uid in v:
+            if not str(uid).isdigit():
+                raise ValueError(f"{uid!r} is not a numeric user id (the mentions endpoint needs ids, not @names)")
+        return [str(u) for u in v]
+
+
+class TelegramListeningConfig(_Section):
+    """Telegram bot (:mod:`listening.connectors.telegram`); ``$AGORA_TELEGRAM_BOT_TOKEN``, ``$AGORA_TELEGRAM_SECRET_TOKEN``."""
+
+    mode: Literal["polling", "webhook"] = "polling"
+    max_pages: int = Field(10, ge=1, le=1000)
+    max_wait_s: float = Field(60.0, ge=0)
+    timeout_s: float = Field(30.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+
+
+class WebhooksConfig(_Section):
+    """The webhook receivers (:mod:`api.webhooks`) and their durable queue (a Redis stream)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=1, le=65535)
+    redis_url: str = "redis://127.0.0.1:6379/2"
+    stream: str = "agora:webhooks"
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    keep_raw: int = Field(1_000_000, ge=1000)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return v
+
+
+class ListeningConfig(_Section):
+    """Live connectors: crawlers, webhook receivers, and how often the workers' beat crawls."""
+
+    twitter: TwitterListeningConfig = TwitterListeningConfig()
+    telegram: TelegramListeningConfig = TelegramListeningConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    crawl_interval_s: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("crawl_interval_s")
+    @classmethod
+    def _intervals(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, seconds in v.items():
+            if name not in ("twitter", "telegram"):
+                raise ValueError(f"unknown crawled source {name!r} (known: twitter, telegram)")
+            if seconds <= 0:
+                raise ValueError(f"interval of {name!r} must be > 0")
+        return v
+
+
 class ApiConfig(_Section):
     """``agora serve``: the REST API and the dashboard. Keys: SHA-256 hex digests
     here, or plain keys in ``$AGORA_API_KEYS`` (comma-separated, hashed at start)."""
@@ -230,6 +350,7 @@ class Config(_Section):
     workers: WorkersConfig = WorkersConfig()
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
+    listening: ListeningConfig = ListeningConfig()
     api: ApiConfig = ApiConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     brand_accounts: list[str] = Field(default_factory=list)
@@ -256,6 +377,8 @@ class Config(_Section):
         object.__setattr__(self, "sample", sample)
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "output", output)
+        churn = self.scoring.churn.model_copy(update={"weights_file": _under(base, self.scoring.churn.weights_file)})
+        object.__setattr__(self, "scoring", self.scoring.model_copy(update={"churn": churn}))
         return self
 
 

@@ -35,7 +35,8 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from agora.config import Config, load_config
 
-__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "TASK_NAMES", "RESCORE_LOCK"]
+__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "TASK_NAMES", "RESCORE_LOCK",
+           "CRAWL_TASK"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "r
                           "retry_jitter": True}
 TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore")
 RESCORE_LOCK = "agora:lock:rescore"
+CRAWL_TASK = "agora.crawl"
+CRAWL_LOCK = "agora:lock:crawl:{}"
 
 
 def _settings(config: Config) -> dict[str, Any]:
@@ -72,12 +75,17 @@ def _settings(config: Config) -> dict[str, Any]:
         "redis_socket_connect_timeout": 10,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_annotations": {name: {"max_retries": w.max_retries} for name in TASK_NAMES},
+        "task_annotations": {name: {"max_retries": w.max_retries} for name in (*TASK_NAMES, CRAWL_TASK)},
         "beat_schedule": {
             # A rescore nobody ran within one interval is superseded by the next one:
             # workers that were down do not come back to a pile of rescores.
             "rescore": {"task": "agora.rescore", "schedule": w.rescore_interval_s,
                         "options": {"expires": w.rescore_interval_s}},
+            # One crawl pass per configured source (listening.crawl_interval_s); a pass nobody ran
+            # in time is superseded by the next one, which resumes from the same cursor.
+            **{f"crawl-{name}": {"task": CRAWL_TASK, "schedule": seconds, "args": (name,),
+                                 "options": {"expires": seconds}}
+               for name, seconds in config.listening.crawl_interval_s.items()},
         },
     }
 
@@ -115,8 +123,8 @@ class _Resources:
                 self._model = load_model(n.model, batch_size=n.batch_size, max_length=n.max_length, device=n.device)
             return self._model
 
-    def rescore_lock(self) -> Any:
-        """The lock every worker takes around a rescore, or ``None`` when no Redis is configured."""
+    def rescore_lock(self, name: str = RESCORE_LOCK) -> Any:
+        """The lock every worker takes around a rescore (or ``name``), or ``None`` when no Redis is configured."""
         w = self.config().workers
         with self._lock:
             if self._redis is None:
@@ -126,7 +134,7 @@ class _Resources:
                     return None
                 self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
         # The lease outlives no holder: a worker killed at the hard time limit frees it then.
-        return self._redis.lock(RESCORE_LOCK, timeout=w.task_time_limit_s)
+        return self._redis.lock(name, timeout=w.task_time_limit_s)
 
     def close(self) -> None:
         if self._store is not None:
@@ -201,6 +209,34 @@ def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
             "interactions": report.edges, "seconds": round(report.seconds, 2)}
 
 
+def _crawl(self: Task, source: str) -> dict[str, Any]:
+    """One crawl pass of ``source`` (:func:`listening.connectors.crawl`), one at a time per source.
+
+    A pass already running elsewhere makes this one a no-op (the cursor is
+    shared through the graph, so the next pass goes on from it). A rate limit
+    that needs a long wait reschedules the task for the reset time; what was
+    read before it is stored and the cursor points at the refused page.
+    """
+    import time
+
+    from listening.connectors import REGISTRY, RateLimited, crawl
+
+    res = _resources(self)
+    config = res.config()
+    lock = res.rescore_lock(CRAWL_LOCK.format(source))
+    if lock is not None and not lock.acquire(blocking=False):
+        return {"source": source, "skipped": "another crawl of this source is running"}
+    try:
+        report = crawl(REGISTRY[source](config), res.store(), brand_accounts=config.brand_accounts)
+    except RateLimited as exc:
+        raise self.retry(exc=exc, countdown=max(exc.reset_at - time.time(), 1.0))
+    finally:
+        if lock is not None:
+            with contextlib.suppress(redis.exceptions.LockError):
+                lock.release()
+    return {"source": source, "pages": report.pages, "read": report.read, "new": report.new}
+
+
 def make_app(config: Config | None = None) -> Celery:
     """A Celery app with Agora's tasks, configured from ``config.workers``.
 
@@ -216,6 +252,7 @@ def make_app(config: Config | None = None) -> Celery:
         celery.conf.update(_settings(config))
     for name, fun in zip(TASK_NAMES, (_ingest_path, _classify, _rescore)):
         celery.task(name=name, bind=True, shared=False, **_RETRY)(fun)
+    celery.task(name=CRAWL_TASK, bind=True, shared=False, **_RETRY)(_crawl)
     return celery
 
 

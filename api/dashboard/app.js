@@ -454,7 +454,7 @@ function renderValue(v, depth = 0) {
   if (Array.isArray(v)) {
     if (v.length && v.every((x) => x && typeof x === "object" && !Array.isArray(x))) {
       const cols = [...new Set(v.flatMap((x) => Object.keys(x)))];
-      return `<table><thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>${v.map((x) => `<tr>${cols.map((c) => `<td>${c === "id" && typeof x[c] === "string" ? personLink(x[c], x.name || x[c]) : renderValue(x[c], depth + 1)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+      return `<table><thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>${v.map((x) => `<tr>${cols.map((c) => `<td>${c === "id" && typeof x[c] === "string" && "name" in x ? personLink(x[c], x.name || x[c]) : renderValue(x[c], depth + 1)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
     }
     return esc(v.map((x) => (typeof x === "object" ? JSON.stringify(x) : x)).join(", "));
   }

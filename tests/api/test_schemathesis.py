@@ -20,7 +20,10 @@ def test_no_server_errors_on_generated_requests(api_server: ApiServer, tmp_path:
     st = Path(sys.executable).with_name("schemathesis")
     cmd = [str(st), "run", f"{api_server.url}/openapi.json", "-H", f"X-API-Key: {api_server.key}",
            "--checks", "not_a_server_error", "--max-examples", "15", "--workers", "1",
-           "--phases", "examples,coverage,fuzzing", "--seed", "7", "--request-timeout", "60"]
+           "--phases", "examples,coverage,fuzzing", "--seed", "7", "--request-timeout", "60",
+           # The webhook receivers mounted beside the API answer 503 by design until their secrets
+           # are set, and are tested with signed payloads in tests/api/test_webhooks.py.
+           "--exclude-path-regex", "^/webhooks/"]
     if importlib.util.find_spec("graph.explain") is None:
         cmd += ["--exclude-path", "/api/people/{person_id}/explanation"]
     if importlib.util.find_spec("graph.outreach") is None:

@@ -150,7 +150,8 @@ def test_gexf_is_valid_and_carries_scores_and_weights(store: GraphStore, tmp_pat
     scored = [d for _, d in g.nodes(data=True) if "community" in d]
     assert len(scored) == 6 and all(0 <= d["influence"] <= 100 for d in scored)
     ghost = [d for _, d in g.nodes(data=True) if d["label"] == "ghost"][0]
-    assert "community" not in ghost and "churn_risk" not in ghost  # absent values are left out, never 0
+    assert "community" not in ghost and "community_label" not in ghost  # absent values are left out, never 0
+    assert all("churn_risk" in d and "sway" in d for d in scored)  # the influence model's scores travel too
     stored = {(r["s"], r["t"]): r["w"] for r in store.fetch(
         "MATCH (a:Person)-[e:INTERACTS]->(b:Person) RETURN a.id AS s, b.id AS t, e.weight AS w")}
     assert {(u, v): pytest.approx(d["weight"]) for u, v, d in g.edges(data=True)} == stored
