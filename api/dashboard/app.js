@@ -420,7 +420,9 @@ async function showOutreach(root, _arg, token) {
   if (!features.outreach) { root.querySelector("#outreach").innerHTML = '<p class="muted">The outreach list is not installed in this build.</p>'; return; }
   const rows = await api("outreach?limit=50");
   if (token !== routeToken) return;
-  root.querySelector("#outreach").innerHTML = renderValue(rows);
+  const known = rows.length && rows.every((r) => "id" in r && "reason" in r);
+  root.querySelector("#outreach").innerHTML = !known ? renderValue(rows) : `<table><thead><tr><th>Person</th><th>Action</th><th class="num">Priority</th><th>Why</th><th>Community</th><th class="num">Influence</th><th class="num">Churn risk</th><th class="num">Sentiment</th></tr></thead><tbody>
+    ${rows.map((r) => `<tr><td>${personLink(r.id, r.name)}</td><td><b>${esc(r.action ?? "")}</b></td><td class="num">${fmt(r.priority, 2)}</td><td>${esc(r.reason)}</td><td>${esc(r.community ?? "")}</td><td class="num">${fmt(r.influence)}</td><td class="num">${fmt(r.churn_risk, 2)}</td><td class="num">${mood(r.sentiment_mean)}</td></tr>`).join("")}</tbody></table>`;
 }
 
 // -- person -------------------------------------------------------------------------------------------------

@@ -127,6 +127,19 @@ def test_every_page_shows_real_data_without_console_errors(api_server: ApiServer
     tab.page.click("main .card a[href^='#/person/']")  # a contact: the person page follows links
     tab.ready("person")
 
+    with api_server.client() as c:
+        features = c.get("/api/features").json()
+        outreach = c.get("/api/outreach", params={"limit": 50}).json() if features["outreach"] else []
+    tab.open("outreach")
+    tab.ready("outreach")
+    if features["outreach"]:
+        rows = tab.page.query_selector_all("#outreach tbody tr")
+        assert len(rows) == len(outreach) > 0
+        assert outreach[0]["reason"] in rows[0].inner_text()
+    else:
+        assert "not installed" in tab.page.inner_text("#outreach")
+    tab.shot(shots, "outreach")
+
     assert tab.errors == []
     tab.page.close()
 
