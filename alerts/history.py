@@ -2,7 +2,8 @@
 
 Alerts are ``(:Alert {id, key, rule, severity, subject, subject_kind, title,
 reason, evidence, evidence_ids, created_at, event_at, acknowledged,
-acknowledged_at})-[:ABOUT]->(:Person|:Community)``. ``evidence`` is a JSON
+acknowledged_at})-[:ABOUT]->(:Person|:Community)``, with
+``-[:DELIVERY]->(:Delivery)`` per notifier (:mod:`alerts.delivery`). ``evidence`` is a JSON
 string (a property cannot hold a list of maps); ``evidence_ids`` lists the
 message ids, so erasing a person can find the alerts that quote them. The
 ``ABOUT`` link goes when its community is dropped by a later scoring; the
@@ -134,8 +135,11 @@ def list_alerts(store: GraphStore, since: datetime | None = None, limit: int = 1
 
     ``since`` keeps those created at or after it. Each dict has the fields of
     :class:`~alerts.records.Alert` (``evidence`` as a list of dicts, times as
-    UTC datetimes) plus ``acknowledged`` and ``acknowledged_at``.
+    UTC datetimes) plus ``acknowledged``, ``acknowledged_at`` and
+    ``deliveries`` (each notifier's outcome: ``notifier, status, attempts, error, at``).
     """
+    from alerts.delivery import list_deliveries
+
     ensure_schema(store)
     where = "WHERE a.created_at >= $since" if since is not None else ""
     rows = store.fetch(f"MATCH (a:Alert) {where} RETURN {_FIELDS} ORDER BY created_at DESC, id DESC LIMIT $limit",
@@ -144,6 +148,9 @@ def list_alerts(store: GraphStore, since: datetime | None = None, limit: int = 1
         for key in ("created_at", "event_at", "acknowledged_at"):
             row[key] = _native(row[key])
         row["evidence"] = [_evidence_dict(e) for e in json.loads(row["evidence"] or "[]")]
+    deliveries = list_deliveries(store, [row["id"] for row in rows])
+    for row in rows:
+        row["deliveries"] = deliveries.get(row["id"], [])
     return rows
 
 
