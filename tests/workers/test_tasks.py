@@ -206,12 +206,13 @@ def _scores(store: GraphStore) -> dict[str, Any]:
 
 
 def _send_chain(app: Celery, w: Worker, path: Path, queue: str) -> tuple[dict[str, Any], int, dict[str, Any]]:
-    """Send ingest → classify → rescore; return the three results."""
+    """Send ingest → classify → rescore → evaluate_alerts; return the first three results."""
     result = ingest_chain(path, app=app, queue=queue).apply_async()
     w.wait_for(result, CHAIN_TIMEOUT_S)
-    rescored = result.get(timeout=10)
-    classified = result.parent.get(timeout=10)
-    ingested = result.parent.parent.get(timeout=10)
+    assert isinstance(result.get(timeout=10)["alerts"], list)  # the alert rules ran after the rescore
+    rescored = result.parent.get(timeout=10)
+    classified = result.parent.parent.get(timeout=10)
+    ingested = result.parent.parent.parent.get(timeout=10)
     return ingested, classified, rescored
 
 
