@@ -15,7 +15,7 @@ bigger batches and longer waits, not as dropped messages.
 
 The graph is seeded with ``--people`` people in communities of 100 and
 about 8 interactions each over the previous 30 days, classified and scored.
-A tenth of the streamed messages (``--alerting-share``) are negative replies
+One in twenty streamed messages (``--alerting-share``) are negative replies
 by distinct influential people, each of which must raise one
 ``influencer_negative`` alert (window 1 day, one message); the rest are
 ordinary chatter. Every enabled rule is evaluated on every batch.
@@ -56,13 +56,12 @@ import yaml
 
 SECRET_ENV = "AGORA_BENCH_WEBHOOK_SECRET"
 COMMUNITY = 100
-NEGATIVE = ["Ordine in ritardo di nuovo, servizio pessimo. Sono davvero deluso e arrabbiato.",
-            "Terrible service again, my order is late and nobody answers. Really disappointed.",
+# Texts the bundled model reads clearly (negative ones at polarity <= -0.9, chatter at >= -0.2).
+NEGATIVE = ["Terrible service again, my order is late and nobody answers. Really disappointed.",
             "Il caffè è arrivato rotto e nessuno risponde. Vergognoso, non compro più.",
-            "Worst experience ever, the app keeps failing and support ignores me. Awful.",
-            "Pessimo, la consegna è sbagliata per la terza volta. Basta, sono stufo."]
-CHATTER = ["Qualcuno ha provato la nuova miscela?", "Ordered the new blend today, let's see.",
-           "Grazie per la risposta veloce!", "What grind do you use for the moka?", "Buongiorno a tutti!"]
+            "Worst experience ever, the app keeps failing and support ignores me. Awful."]
+CHATTER = ["Ordered the new blend today, let's see.", "Grazie per la risposta veloce!",
+           "What grind do you use for the moka?", "Buongiorno a tutti!"]
 
 
 class Entry(Protocol):
@@ -179,7 +178,7 @@ def seed_graph(store: Any, config: Any, people: int, now: datetime, rng: random.
 
 
 def run_path(name: str, store: Any, config: Any, model: Any, entry: InProcessEntry, receiver: Receiver,
-             influencers: list[str], people: int, *, rate: float, seconds: float, alerting_share: float,
+             influencers: list[str], all_influential: list[str], people: int, *, rate: float, seconds: float, alerting_share: float,
              rescore_each_batch: bool, rng: random.Random) -> dict[str, Any]:
     """Stream ``rate * seconds`` messages through the pipeline; return latency figures for this path."""
     from agora.pipeline import classify_pending, rescore
@@ -191,6 +190,10 @@ def run_path(name: str, store: Any, config: Any, model: Any, entry: InProcessEnt
     arrived: dict[str, float] = {}
     expected: set[str] = set()
     done = threading.Event()
+
+    # Chatter comes from people who are not influential: a cheerful message by an influencer
+    # in the same window would (rightly) lift their mean above the alert threshold.
+    ordinary = sorted({f"bench:u{i}" for i in range(people)} - set(all_influential))
 
     def produce() -> None:
         start = time.perf_counter()
@@ -205,7 +208,7 @@ def run_path(name: str, store: Any, config: Any, model: Any, entry: InProcessEnt
                 text = rng.choice(NEGATIVE)
                 expected.add(f"bench:{mid}")
             else:
-                person = f"bench:u{rng.randrange(people)}"
+                person = rng.choice(ordinary)
                 text = rng.choice(CHATTER)
             actor = person.split(":", 1)[1]
             target = f"u{rng.randrange(people)}"
@@ -282,9 +285,9 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=100.0, help="messages per second (default 100)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each path's stream (default 20)")
-    parser.add_argument("--people", type=int, default=5000, help="people in the seeded graph (default 5000)")
-    parser.add_argument("--alerting-share", type=float, default=0.1,
-                        help="share of messages that must raise an alert (default 0.1)")
+    parser.add_argument("--people", type=int, default=4000, help="people in the seeded graph (default 4000)")
+    parser.add_argument("--alerting-share", type=float, default=0.05,
+                        help="share of messages that must raise an alert (default 0.05)")
     parser.add_argument("--paths", default="incremental,rescore-per-batch", help="which paths to run, in order")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -331,25 +334,30 @@ def main(argv: list[str] | None = None) -> None:
                          f"{len(paths)} paths: raise --people or lower --seconds")
         for i, name in enumerate(paths):
             results.append(run_path(name, store, config, model, InProcessEntry(), receiver,
-                                    influencers[i * per_path:(i + 1) * per_path], args.people, rate=args.rate,
+                                    influencers[i * per_path:(i + 1) * per_path], influencers, args.people,
+                                    rate=args.rate,
                                     seconds=args.seconds, alerting_share=args.alerting_share,
                                     rescore_each_batch=(name == "rescore-per-batch"), rng=rng))
         store.close()
     finally:
+        load = os.getloadavg()
         server.stop()
         receiver.close()
     if args.profile:
         for query, (n, took) in sorted(_QUERIES.items(), key=lambda kv: -kv[1][1])[:12]:
             print(f"{took:8.2f} s {n:6d} x  {query}")
     if args.json:
-        print(json.dumps({"people": args.people, "seed_s": round(seeded_s, 1), "results": results}, indent=2))
+        print(json.dumps({"people": args.people, "seed_s": round(seeded_s, 1), "load_average": load,
+                          "results": results}, indent=2))
         return
     print(f"alert latency, message arriving -> alert received by a local webhook; {args.rate:g} messages/s for "
-          f"{args.seconds:g} s per path; graph of {args.people} people (seeded and scored in {seeded_s:.0f} s)")
+          f"{args.seconds:g} s per path; graph of {args.people} people (seeded and scored in {seeded_s:.0f} s); "
+          f"load average {load[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'path':<20}{'alerts':>8}{'p50 s':>8}{'p95 s':>8}{'max s':>8}{'batches':>9}{'batch':>7}{'step s':>8}")
     for r in results:
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stage_mean_s"].items())
         print(f"{r['path']:<20}{r['alerts_timed']:>4}/{r['alerting_messages']:<3}{r['p50_s']:>8.2f}{r['p95_s']:>8.2f}"
-              f"{(r['max_s'] or float('nan')):>8.2f}{r['batches']:>9}{r['mean_batch']:>7.1f}{r['mean_step_s']:>8.2f}")
+              f"{(r['max_s'] or float('nan')):>8.2f}{r['batches']:>9}{r['mean_batch']:>7.1f}{r['mean_step_s']:>8.2f}   ({stages})")
     goal = next((r for r in results if r["path"] == "incremental"), None)
     if goal is not None:
         print(f"goal p95 <= 2 s: {'met' if goal['p95_s'] <= 2 else 'NOT met'} ({goal['p95_s']:.2f} s)")
