@@ -120,7 +120,7 @@ def env_value(settings: NotifierConfig, what: str, environ: Mapping[str, str]) -
     var = getattr(settings, f"{what}_env")
     value = environ.get(var, "") if var else ""
     if not value:
-        raise ConfigError("environment", f"alerts.notifiers[{settings.name}].{what}_env",
+        raise ConfigError("environment", f"alerts.notifiers.{settings.name}.{what}_env",
                           f"environment variable {var} is not set" if var else f"no {what} given")
     return value
 

@@ -252,7 +252,7 @@ def test_every_registered_notifier_builds_from_config_and_delivers(kind: str, en
                "email": lambda: smtp_server.messages}[kind]()
     assert len(arrived) == 1
     if entry.get("secret_env") or entry.get("url_env") or entry.get("password_env"):
-        with pytest.raises(ConfigError, match=r"environment: alerts\.notifiers\[my-.*\]\..*_env: environment "
+        with pytest.raises(ConfigError, match=r"environment: alerts\.notifiers\.my-[a-z]+\.[a-z]+_env: environment "
                                               r"variable T_.* is not set"):
             build_notifiers(settings, {})
 

@@ -99,3 +99,43 @@ def test_a_dead_endpoint_is_recorded_and_the_task_returns(store: GraphStore, gra
     [listed] = list_alerts(store)
     [delivery] = listed["deliveries"]
     assert (delivery["status"], delivery["attempts"]) == ("failed", 2) and "HTTP 503" in delivery["error"]
+
+
+def test_agora_run_stops_at_start_when_a_notifier_secret_is_missing(tmp_path: Path, graph_server: EmbeddedServer,
+                                                                    endpoint: Endpoint, store: GraphStore) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    path = write_config(tmp_path, graph_server, endpoint)
+    env = {k: v for k, v in os.environ.items() if k != "T_AGORA_HOOK"}
+    done = subprocess.run([sys.executable, "-m", "agora.cli", "--config", str(path), "run"], capture_output=True,
+                          text=True, timeout=300, cwd=REPO,
+                          env={**env, "AGORA_GRAPH__PASSWORD": graph_server.password(), "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == ("agora: config error: environment: alerts.notifiers.webhook.secret_env: "
+                                   "environment variable T_AGORA_HOOK is not set")
+    assert store.count("Message") == 0  # stopped before importing anything
+
+
+@pytest.mark.slow
+def test_agora_run_sends_every_new_alert_once(tmp_path: Path, graph_server: EmbeddedServer, endpoint: Endpoint,
+                                              store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agora.report import run_pipeline
+
+    monkeypatch.setenv("T_AGORA_HOOK", "hook-secret")
+    path = write_config(tmp_path, graph_server, endpoint)
+    data = yaml.safe_load(path.read_text())
+    data["sample"] = {"dir": "sample", "people": 60}
+    data["output"] = {"dir": "out"}
+    path.write_text(yaml.safe_dump(data))
+    config = load_config(path, environ={"AGORA_GRAPH__PASSWORD": graph_server.password()})
+    summary = run_pipeline(store, config)
+    assert summary["alerts"], "the sample community raises alerts"
+    sent = {d["alert"] for d in summary["deliveries"]}
+    assert sent == {a["id"] for a in summary["alerts"]}
+    assert {d["status"] for d in summary["deliveries"]} == {"sent"}
+    assert sorted(json.loads(r.body)["alert"]["id"] for r in endpoint.received) == sorted(sent)
+    assert run_pipeline(store, config)["deliveries"] == [] and len(endpoint.received) == len(sent)
