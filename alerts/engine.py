@@ -171,7 +171,8 @@ def evaluate(store: GraphStore, config: Config, before: Snapshot | None, now: da
     settings = config.alerts
     if not settings.enabled:
         return []
-    reference = _aware(now) if now is not None else newest_message_time(store)
+    oldest, newest = _message_span(store)  # one scan for both ends: evaluate runs after every batch
+    reference = _aware(now) if now is not None else newest
     if reference is None:
         return []
     ensure_schema(store)
@@ -231,7 +232,8 @@ def evaluate(store: GraphStore, config: Config, before: Snapshot | None, now: da
 
     rule = settings.volume_spike
     if rule.enabled:
-        found = volume_spike(_volume_series(store, rule, reference), rule, reference=reference, created_at=created_at)
+        found = volume_spike(_volume_series(store, rule, reference, oldest), rule, reference=reference,
+                             created_at=created_at)
         candidates += found
         start = reference - timedelta(hours=rule.window_hours)
         for a in found:
@@ -255,7 +257,13 @@ def newest_message_time(store: GraphStore) -> datetime | None:
     return _native(rows[0]["newest"]) if rows else None
 
 
-def _volume_series(store: GraphStore, rule: Any, reference: datetime) -> list[VolumeSeries]:
+def _message_span(store: GraphStore) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest message times (UTC), or ``(None, None)`` for an empty graph."""
+    rows = store.fetch("MATCH (m:Message) WHERE m.ts IS NOT NULL RETURN min(m.ts) AS oldest, max(m.ts) AS newest")
+    return (_native(rows[0]["oldest"]), _native(rows[0]["newest"])) if rows else (None, None)
+
+
+def _volume_series(store: GraphStore, rule: Any, reference: datetime, oldest: datetime | None) -> list[VolumeSeries]:
     """Message counts per window, newest first, per community (if ``per_community``) and overall (if ``overall``)."""
     windows = rule.baseline_windows + 1
     width = rule.window_hours * 3600.0
@@ -272,7 +280,6 @@ def _volume_series(store: GraphStore, rule: Any, reference: datetime) -> list[Vo
     if rule.overall:
         counts.setdefault(OVERALL, [0] * windows)
     # Only whole windows after the first message count: before it there was no data, not silence.
-    oldest = _native(store.fetch("MATCH (m:Message) WHERE m.ts IS NOT NULL RETURN min(m.ts) AS t")[0]["t"])
     covered = max(1, int((reference - oldest).total_seconds() // width)) if oldest else 1
     return [VolumeSeries(subject, labels.get(subject), tuple(c[:covered])) for subject, c in sorted(counts.items())]
 
