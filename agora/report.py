@@ -94,7 +94,8 @@ def run_pipeline(store: GraphStore, config: Config, paths: list[Path] | None = N
     }
     if dispatcher:
         t0 = time.perf_counter()
-        summary["deliveries"] = [f.result().as_dict() for f in sending]  # bounded: retries are finite
+        done = [f.result() for f in sending]  # bounded: retries are finite
+        summary["deliveries"] = [d.as_dict() for d in done if d is not None]
         dispatcher.close()
         summary["timings_s"]["deliveries_wait"] = round(time.perf_counter() - t0, 2)
     out_dir = Path(config.output.dir)

@@ -12,6 +12,13 @@
   ``(:Alert)-[:DELIVERY]->(:Delivery {id: "<alert id>|<notifier>", notifier,
   status, attempts, error, at})``; a later outcome for the same pair
   replaces the earlier one (idempotent).
+* Each delivery is claimed first (``status: pending`` with a claim token and
+  time, one graph write), so two processes never send the same alert through
+  the same notifier; a claim older than the notifier's whole retry budget is
+  stale and may be taken over. :meth:`Dispatcher.resume` sends what a crash
+  left undelivered (an alert stored but never claimed, or a stale claim)
+  within the last :data:`REDELIVER_WITHIN`: delivery is at least once, and
+  ``X-Agora-Delivery`` lets a receiver drop the rare repeat.
 * :class:`Dispatcher` runs deliveries on a bounded thread pool so that a
   slow or dead endpoint never holds up ingest or scoring: ``submit`` returns
   at once. Why threads, not a Celery task per delivery: the same code path
@@ -27,11 +34,12 @@ import logging
 import random
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from agora.config import AlertsConfig, ConfigError, NotifierConfig
@@ -41,11 +49,24 @@ from alerts.records import Alert
 from graph.store import GraphStore
 
 __all__ = ["RetryPolicy", "Route", "Delivery", "Dispatcher", "build_notifiers", "deliver", "record_deliveries",
-           "list_deliveries", "env_value", "process_dispatcher", "close_dispatchers"]
+           "list_deliveries", "env_value", "process_dispatcher", "close_dispatchers", "claim", "REDELIVER_WITHIN"]
 
 log = logging.getLogger(__name__)
 
 _SCHEMA = "CREATE CONSTRAINT delivery_id IF NOT EXISTS FOR (d:Delivery) REQUIRE d.id IS UNIQUE"
+REDELIVER_WITHIN = timedelta(hours=24)
+
+_CLAIM = """
+MERGE (d:Delivery {id: $id})
+ON CREATE SET d.alert = $alert, d.notifier = $notifier, d.status = 'pending', d.attempts = 0,
+    d.claim = $claim, d.claimed_at = datetime($now)
+WITH d
+WHERE d.status = 'pending' AND (d.claim = $claim OR d.claimed_at < datetime($stale))
+SET d.claim = $claim, d.claimed_at = datetime($now)
+RETURN d.id AS id
+"""
+_CLAIM_LINK = "MATCH (a:Alert {id: $alert}), (d:Delivery {id: $id}) MERGE (a)-[:DELIVERY]->(d)"
+
 _RECORD = """
 UNWIND $rows AS r
 MERGE (d:Delivery {id: r.id})
@@ -170,6 +191,24 @@ def record_deliveries(store: GraphStore, deliveries: Sequence[Delivery]) -> None
     store._write(lambda tx: tx.run(_RECORD, rows=rows).consume())
 
 
+def claim(store: GraphStore, alert_id: str, notifier: str, *, stale_after_s: float) -> bool:
+    """Take the delivery of ``alert_id`` through ``notifier``: True when this
+    caller should send it (nobody had it, or the holder's claim is older than
+    ``stale_after_s``); False when it is done (sent, failed) or in flight elsewhere."""
+    _ensure_schema(store)
+    now = datetime.now(timezone.utc)
+    params = {"id": f"{alert_id}|{notifier}", "alert": alert_id, "notifier": notifier, "claim": uuid.uuid4().hex,
+              "now": now.isoformat(), "stale": (now - timedelta(seconds=stale_after_s)).isoformat()}
+
+    def work(tx: Any) -> bool:
+        taken = tx.run(_CLAIM, **params).single() is not None
+        if taken:
+            tx.run(_CLAIM_LINK, id=params["id"], alert=alert_id).consume()
+        return taken
+
+    return bool(store._write(work))
+
+
 def list_deliveries(store: GraphStore, alert_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """Recorded outcomes by alert id (alerts with none are absent)."""
     ids = sorted(set(alert_ids))
@@ -215,8 +254,9 @@ class Dispatcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, alerts: Iterable[Alert]) -> list[Future[Delivery]]:
-        """Queue every (alert, notifier that accepts it) delivery; returns their futures."""
+    def submit(self, alerts: Iterable[Alert]) -> list[Future[Delivery | None]]:
+        """Queue every (alert, notifier that accepts it) delivery; returns their futures
+        (a future's result is None when the delivery was done or in flight elsewhere)."""
         futures = []
         for alert in alerts:
             for route in self.routes:
@@ -224,16 +264,43 @@ class Dispatcher:
                     futures.append(self._pool.submit(self._one, alert, route))
         return futures
 
+    def resume(self, within: timedelta = REDELIVER_WITHIN) -> list[Future[Delivery | None]]:
+        """Queue the deliveries a crash left behind: alerts raised within ``within``
+        with no finished (sent or failed) delivery through a notifier that accepts them."""
+        from alerts.history import alert_from_row, list_alerts
+
+        since = datetime.now(timezone.utc) - within
+        futures = []
+        for row in list_alerts(self.store, since=since, limit=10_000):
+            finished = {d["notifier"] for d in row["deliveries"] if d["status"] in ("sent", "failed")}
+            alert = None
+            for route in self.routes:
+                if route.notifier.name not in finished:
+                    alert = alert or alert_from_row(row)
+                    if route.accepts(alert):
+                        futures.append(self._pool.submit(self._one, alert, route))
+        return futures
+
     def close(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)
 
-    def _one(self, alert: Alert, route: Route) -> Delivery:
+    def _one(self, alert: Alert, route: Route) -> Delivery | None:
+        if not claim(self.store, alert.id, route.notifier.name, stale_after_s=_budget_s(route)):
+            return None
         delivery = deliver(alert, route.notifier, route.policy, sleep=self._sleep)
         try:
             record_deliveries(self.store, [delivery])
         except Exception as exc:  # the graph being down must not lose the outcome from the log
             log.error("could not record delivery %s (%s): %s", delivery.id, delivery.status, exc)
         return delivery
+
+
+def _budget_s(route: Route) -> float:
+    """Longer than the longest a delivery through ``route`` can take: every attempt
+    timing out and every wait at its cap, twice over, plus a minute."""
+    p = route.policy
+    timeout = float(getattr(route.notifier, "timeout_s", 10.0))
+    return 2 * ((p.retries + 1) * timeout + p.retries * p.backoff_max_s * 1.2) + 60
 
 
 _PROCESS: dict[int, Dispatcher] = {}

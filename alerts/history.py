@@ -30,7 +30,7 @@ from neo4j import ManagedTransaction
 from alerts.records import Alert, Evidence
 from graph.store import GraphStore
 
-__all__ = ["ensure_schema", "save_alerts", "fresh", "list_alerts", "acknowledge"]
+__all__ = ["ensure_schema", "save_alerts", "fresh", "list_alerts", "acknowledge", "alert_from_row"]
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,13 @@ def acknowledge(store: GraphStore, alert_id: str) -> bool:
         "a.acknowledged_at = coalesce(a.acknowledged_at, datetime($at)) RETURN count(a) AS n",
         id=alert_id, at=datetime.now(timezone.utc).isoformat()).single()["n"])
     return bool(n)
+
+
+def alert_from_row(row: Mapping[str, Any]) -> Alert:
+    """An :class:`Alert` back from a :func:`list_alerts` row (e.g. to send it again)."""
+    return Alert(row["id"], row["rule"], row["severity"], row["subject"], row["title"], row["reason"],
+                 tuple(Evidence(e["message_id"], e["text"], e["ts"], e["polarity"]) for e in row["evidence"]),
+                 created_at=row["created_at"], subject_kind=row["subject_kind"], event_at=row["event_at"])
 
 
 def _evidence_dict(data: dict[str, Any]) -> dict[str, Any]:

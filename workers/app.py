@@ -211,7 +211,8 @@ def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
 def _evaluate_alerts(self: Task, previous: Any = None) -> dict[str, Any]:
     """Run the alert rules after a rescore (``previous`` is its result, with the snapshot
     taken before it) and hand new alerts to the notifiers on this process's delivery
-    threads: the task returns without waiting for them. Returns the new alert ids."""
+    threads, with any a crash left undelivered: the task returns without waiting
+    for them. Returns the new alert ids."""
     from alerts.delivery import process_dispatcher
     from alerts.engine import Snapshot, evaluate
 
@@ -221,6 +222,7 @@ def _evaluate_alerts(self: Task, previous: Any = None) -> dict[str, Any]:
     dispatcher = process_dispatcher(res.store(), res.config().alerts)
     if dispatcher is not None:
         dispatcher.submit(raised)
+        dispatcher.resume()
     return {"alerts": [a.id for a in raised]}
 
 

@@ -305,3 +305,45 @@ def _route(notifier: Notifier, policy: RetryPolicy) -> Any:
     from alerts.delivery import Route
 
     return Route(notifier, policy)
+
+
+# -- at least once, never twice at a time -------------------------------------------------
+
+def test_a_delivery_is_claimed_once_and_a_stale_claim_is_taken_over(store: GraphStore) -> None:
+    from alerts.delivery import claim, record_deliveries
+
+    alert = make_alert()
+    save_alerts(store, [alert])
+    assert claim(store, alert.id, "webhook", stale_after_s=600) is True
+    assert claim(store, alert.id, "webhook", stale_after_s=600) is False   # in flight elsewhere
+    assert claim(store, alert.id, "slack", stale_after_s=600) is True      # another notifier: its own delivery
+    time.sleep(1.1)
+    assert claim(store, alert.id, "webhook", stale_after_s=1) is True      # the holder died: taken over
+    record_deliveries(store, [Delivery(alert.id, "webhook", "failed", 4, "HTTP 500", datetime.now(timezone.utc))])
+    assert claim(store, alert.id, "webhook", stale_after_s=0) is False     # finished: never again
+    assert store.fetch("MATCH (:Alert)-[:DELIVERY]->(d:Delivery) RETURN d.notifier AS n, d.status AS s ORDER BY n") \
+        == [{"n": "slack", "s": "pending"}, {"n": "webhook", "s": "failed"}]
+
+
+def test_resume_sends_what_a_crash_left_behind_once(endpoint: Endpoint, store: GraphStore) -> None:
+    from alerts.delivery import claim
+
+    from dataclasses import replace
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    stored, in_flight, done = (replace(make_alert(s), created_at=now) for s in ("tw:1", "tw:2", "tw:3"))
+    old = replace(make_alert("tw:4"), created_at=now - timedelta(hours=25))  # beyond REDELIVER_WITHIN: left alone
+    save_alerts(store, [stored, in_flight, done, old])
+    route = _route(WebhookNotifier(endpoint.url, b"k"), RetryPolicy(retries=0))
+    with Dispatcher(store, [route]) as d:
+        assert [f.result(30) for f in d.submit([done])][0].status == "sent"
+    assert claim(store, in_flight.id, "webhook", stale_after_s=600)  # another worker is sending it right now
+    endpoint.received.clear()
+    with Dispatcher(store, [route]) as d:
+        outcomes = [f.result(30) for f in d.resume()]
+    assert [o.alert_id for o in outcomes if o is not None] == [stored.id]
+    assert [json.loads(r.body)["alert"]["id"] for r in endpoint.received] == [stored.id]
+    assert json.loads(endpoint.received[0].body)["alert"] == stored.as_dict()  # rebuilt from the graph intact
+    with Dispatcher(store, [route]) as d:
+        assert [f.result(30) for f in d.resume()] == [None]  # only the in-flight one is left, and it is taken
+    assert len(endpoint.received) == 1
