@@ -384,8 +384,10 @@ def alerts(since: Optional[datetime] = typer.Option(None, "--since", help="Only 
 
     Alerts are raised by `agora run` (and the workers) after each scoring:
     an influential customer posting negatively, a new influencer in a
-    community, a community whose mood drops. Rules and thresholds: the
-    `alerts` section of config.yaml.
+    community, a community whose mood drops, an influential customer at
+    risk of churning, a volume spike. Rules and thresholds: the
+    `alerts` section of config.yaml. With --json each alert lists its
+    deliveries (notifier, sent or failed, attempts, last error).
     """
     from alerts.engine import acknowledge, list_alerts
 

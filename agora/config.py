@@ -11,13 +11,14 @@ file, the key and the reason (:class:`ConfigError`).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["Config", "ConfigError", "AlertsConfig", "load_config", "default_config_path"]
+__all__ = ["Config", "ConfigError", "AlertsConfig", "NotifierConfig", "load_config", "default_config_path"]
 
 _KINDS = ("post", "reply", "mention", "quote", "share", "message", "reaction")
 
@@ -228,13 +229,150 @@ class CommunityMoodDropAlert(_Section):
     cooldown_hours: float = Field(24.0, gt=0, le=_YEAR_H)
 
 
+class ChurnRiskAlert(_Section):
+    """An influential customer whose churn risk (``Person.churn_risk``, 0..1, set by scoring) is high."""
+
+    enabled: bool = True
+    min_churn_risk: float = Field(0.7, gt=0, le=1)
+    min_community_influence: float | None = Field(80.0, ge=0, le=100)  # percentile; null: not used
+    min_influence: float | None = Field(80.0, ge=0, le=100)            # percentile; null: not used
+    evidence_days: float = Field(30.0, gt=0, le=3660)  # their messages quoted as evidence: from this many days
+    severity: Severity = "warning"
+    cooldown_hours: float = Field(168.0, gt=0, le=_YEAR_H)
+
+    @model_validator(mode="after")
+    def _some_influence(self) -> "ChurnRiskAlert":
+        if self.min_community_influence is None and self.min_influence is None:
+            raise ValueError("set min_community_influence or min_influence (both are null)")
+        return self
+
+
+class VolumeSpikeAlert(_Section):
+    """Far more messages in the last window than in the windows before (per community and overall)."""
+
+    enabled: bool = True
+    window_hours: float = Field(1.0, gt=0, le=_YEAR_H)
+    baseline_windows: int = Field(24, ge=2, le=10_000)   # the windows before the last one
+    min_ratio: float = Field(3.0, gt=1, le=1_000_000)    # last window / baseline mean, at least
+    min_z: float | None = Field(3.0, gt=0, le=1000)      # and a z-score against the baseline of at least (null: not used)
+    min_messages: int = Field(20, ge=1, le=100_000_000)  # in the last window
+    per_community: bool = True
+    overall: bool = True
+    severity: Severity = "warning"
+    cooldown_hours: float = Field(6.0, gt=0, le=_YEAR_H)
+
+    @model_validator(mode="after")
+    def _some_scope(self) -> "VolumeSpikeAlert":
+        if not (self.per_community or self.overall):
+            raise ValueError("per_community and overall are both false: the rule can never fire")
+        return self
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ALERT_RULES = ("influencer_negative", "new_influencer", "community_mood_drop", "churn_risk", "volume_spike")
+NotifierType = Literal["log", "webhook", "slack", "email"]
+
+
+class NotifierConfig(_Section):
+    """Where alerts go. ``type`` says how; secrets (HMAC key, SMTP password, the
+    Slack webhook URL, which is a secret too) are read from the environment
+    variables named by ``secret_env``, ``password_env`` and ``url_env``."""
+
+    type: NotifierType
+    name: str | None = None                  # default: the type; unique among notifiers
+    url: str | None = None                   # webhook, slack: http(s):// endpoint ...
+    url_env: str | None = None               # ... or the variable holding it
+    secret_env: str | None = None            # webhook: variable holding the HMAC-SHA256 key (required)
+    host: str | None = None                  # email: SMTP server
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    ca_file: Path | None = None              # email: CA bundle to trust (default: the system's)
+    username: str | None = None
+    password_env: str | None = None
+    sender: str | None = None                # email: From
+    to: list[str] = Field(default_factory=list)
+    severities: list[Severity] = Field(default_factory=lambda: ["info", "warning", "critical"])
+    rules: list[str] | None = None           # null: every rule
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    retries: int = Field(3, ge=0, le=20)     # attempts after the first
+    backoff_s: float = Field(1.0, ge=0, le=600)       # wait before the first retry, doubled each time
+    backoff_max_s: float = Field(30.0, ge=0, le=3600)
+
+    @field_validator("url_env", "secret_env", "password_env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV_NAME.fullmatch(v):
+            raise ValueError(f"{v!r} is not an environment variable name")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, v: list[str] | None) -> list[str] | None:
+        for rule in v or ():
+            if rule not in ALERT_RULES:
+                raise ValueError(f"unknown rule {rule!r} (known: {', '.join(ALERT_RULES)})")
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: list[str]) -> list[str]:
+        for addr in v:
+            if "@" not in addr:
+                raise ValueError(f"{addr!r} is not an e-mail address")
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> "NotifierConfig":
+        if self.name is None:
+            object.__setattr__(self, "name", self.type)
+        if self.type in ("webhook", "slack") and (self.url is None) == (self.url_env is None):
+            raise ValueError(f"a {self.type} notifier needs exactly one of url and url_env")
+        if self.type == "webhook" and self.secret_env is None:
+            raise ValueError("a webhook notifier needs secret_env (the variable holding its HMAC key)")
+        if self.type == "email":
+            if not self.host or not self.sender or not self.to:
+                raise ValueError("an email notifier needs host, sender and to")
+            if self.username and self.security == "none":
+                raise ValueError("refusing to send an SMTP password without TLS (security: none)")
+            if (self.username is None) != (self.password_env is None):
+                raise ValueError("set both username and password_env, or neither")
+        if not self.severities:
+            raise ValueError("severities is empty: the notifier would receive nothing")
+        if self.backoff_max_s < self.backoff_s:
+            raise ValueError("backoff_max_s must be >= backoff_s")
+        return self
+
+    def accepts(self, rule: str, severity: str) -> bool:
+        """Whether an alert of this rule and severity goes to this notifier."""
+        return severity in self.severities and (self.rules is None or rule in self.rules)
+
+
 class AlertsConfig(_Section):
-    """Influencer alerts (:mod:`alerts`): one section per rule."""
+    """Influencer alerts (:mod:`alerts`): one section per rule, then where they are sent."""
 
     enabled: bool = True
     influencer_negative: InfluencerNegativeAlert = InfluencerNegativeAlert()
     new_influencer: NewInfluencerAlert = NewInfluencerAlert()
     community_mood_drop: CommunityMoodDropAlert = CommunityMoodDropAlert()
+    churn_risk: ChurnRiskAlert = ChurnRiskAlert()
+    volume_spike: VolumeSpikeAlert = VolumeSpikeAlert()
+    notifiers: list[NotifierConfig] = Field(default_factory=list)
+    delivery_threads: int = Field(4, ge=1, le=64)  # deliveries run beside the pipeline on this many threads
+
+    @model_validator(mode="after")
+    def _notifiers(self) -> "AlertsConfig":
+        names = [n.name for n in self.notifiers]
+        for i, n in enumerate(self.notifiers):
+            if names.count(n.name) > 1:
+                raise ValueError(f"notifiers.{i}: name {n.name!r} is used twice (give each a name)")
+        return self
 
 
 class TwitterListeningConfig(_Section):

@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from celery import Celery, Task, chain
+from celery import Celery, Task, chain, signature
 from celery.local import Proxy
 from celery.signals import worker_process_shutdown
 from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from agora.config import Config, load_config
 
-__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "TASK_NAMES", "RESCORE_LOCK",
-           "CRAWL_TASK"]
+__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "TASK_NAMES",
+           "RESCORE_LOCK", "CRAWL_TASK"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ _RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, ConnectionErro
 #: bound, ``max_retries``, comes from the config through ``task_annotations``.
 _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "retry_backoff_max": 120,
                           "retry_jitter": True}
-TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore")
+TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore", "agora.evaluate_alerts")
 RESCORE_LOCK = "agora:lock:rescore"
 CRAWL_TASK = "agora.crawl"
 CRAWL_LOCK = "agora:lock:crawl:{}"
@@ -80,7 +80,8 @@ def _settings(config: Config) -> dict[str, Any]:
             # A rescore nobody ran within one interval is superseded by the next one:
             # workers that were down do not come back to a pile of rescores.
             "rescore": {"task": "agora.rescore", "schedule": w.rescore_interval_s,
-                        "options": {"expires": w.rescore_interval_s}},
+                        "options": {"expires": w.rescore_interval_s,
+                                    "link": signature("agora.evaluate_alerts")}},
             # One crawl pass per configured source (listening.crawl_interval_s); a pass nobody ran
             # in time is superseded by the next one, which resumes from the same cursor.
             **{f"crawl-{name}": {"task": CRAWL_TASK, "schedule": seconds, "args": (name,),
@@ -150,6 +151,9 @@ _ALL_RESOURCES: weakref.WeakSet[_Resources] = weakref.WeakSet()
 
 @worker_process_shutdown.connect
 def _close_stores(**_: Any) -> None:
+    from alerts.delivery import close_dispatchers
+
+    close_dispatchers()  # deliveries in flight finish (bounded by their retries) while the store is open
     for res in list(_ALL_RESOURCES):
         res.close()
 
@@ -201,12 +205,32 @@ def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
     sees what was imported before it was sent.
     """
     from agora.pipeline import rescore as run_rescore
+    from alerts.engine import snapshot
 
     res = _resources(self)
     with _one_at_a_time(res):
+        before = snapshot(res.store(), depth=100)  # for evaluate_alerts' new_influencer rule
         report = run_rescore(res.store(), res.config())
     return {"people": len(report.result.people), "communities": len(report.result.communities),
-            "interactions": report.edges, "seconds": round(report.seconds, 2)}
+            "interactions": report.edges, "seconds": round(report.seconds, 2), "before": before.as_dict()}
+
+
+def _evaluate_alerts(self: Task, previous: Any = None) -> dict[str, Any]:
+    """Run the alert rules after a rescore (``previous`` is its result, with the snapshot
+    taken before it) and hand new alerts to the notifiers on this process's delivery
+    threads, with any a crash left undelivered: the task returns without waiting
+    for them. Returns the new alert ids."""
+    from alerts.delivery import process_dispatcher
+    from alerts.engine import Snapshot, evaluate
+
+    res = _resources(self)
+    before = previous.get("before") if isinstance(previous, dict) else None
+    raised = evaluate(res.store(), res.config(), Snapshot.from_dict(before) if before else None)
+    dispatcher = process_dispatcher(res.store(), res.config().alerts)
+    if dispatcher is not None:
+        dispatcher.submit(raised)
+        dispatcher.resume()
+    return {"alerts": [a.id for a in raised]}
 
 
 def _crawl(self: Task, source: str) -> dict[str, Any]:
@@ -250,7 +274,7 @@ def make_app(config: Config | None = None) -> Celery:
         celery.add_defaults(lambda: _settings(res.config()))
     else:
         celery.conf.update(_settings(config))
-    for name, fun in zip(TASK_NAMES, (_ingest_path, _classify, _rescore)):
+    for name, fun in zip(TASK_NAMES, (_ingest_path, _classify, _rescore, _evaluate_alerts)):
         celery.task(name=name, bind=True, shared=False, **_RETRY)(fun)
     celery.task(name=CRAWL_TASK, bind=True, shared=False, **_RETRY)(_crawl)
     return celery
@@ -261,11 +285,12 @@ _default_app = app
 ingest_path: Task = Proxy(lambda: _default_app.tasks["agora.ingest_path"])
 classify: Task = Proxy(lambda: _default_app.tasks["agora.classify"])
 rescore: Task = Proxy(lambda: _default_app.tasks["agora.rescore"])
+evaluate_alerts: Task = Proxy(lambda: _default_app.tasks["agora.evaluate_alerts"])
 
 
 def ingest_chain(path: str | Path, fmt: str | None = None, *, app: Celery | None = None,
                  queue: str | None = None) -> Any:
-    """ingest → classify → rescore, as one Celery chain on ``app`` (this module's by default).
+    """ingest → classify → rescore → evaluate_alerts, as one Celery chain on ``app`` (this module's by default).
 
     ``queue`` routes every step to that queue (``chain.apply_async(queue=...)``
     would route only the first one; the rest would go to the default queue).
@@ -274,4 +299,5 @@ def ingest_chain(path: str | Path, fmt: str | None = None, *, app: Celery | None
     options = {"queue": queue} if queue else {}
     return chain(celery.signature("agora.ingest_path", args=(str(path), fmt), immutable=True, options=options),
                  celery.signature("agora.classify", options=options),
-                 celery.signature("agora.rescore", options=options))
+                 celery.signature("agora.rescore", options=options),
+                 celery.signature("agora.evaluate_alerts", options=options))
