@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp.bundled import MODEL_DIR, base_classifier, base_fingerprint, load_bundled, save_bundled, spells_out_emoji
-from nlp.data import NONCOMMERCIAL_SOURCES, Example, read_examples, stratified_split
+from nlp.data import NONCOMMERCIAL_SOURCES, Example, default_data_path, read_examples, stratified_split
 from nlp.labels import LABELS
 from nlp.metrics import scores, scores_by
 from nlp.text import normalise
@@ -49,7 +49,7 @@ from nlp.text import normalise
 __all__ = ["TrainConfig", "build_parser", "evaluate", "main", "train"]
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "sentiment" / "train.tsv"
+DEFAULT_DATA = default_data_path()
 NAME = "agora-sentiment-0.1"
 
 
