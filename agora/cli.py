@@ -41,6 +41,9 @@ app = typer.Typer(
 )
 graph_app = typer.Typer(help="Manage the embedded graph server (graph.uri: embedded).", no_args_is_help=True)
 app.add_typer(graph_app, name="graph")
+from agora.sentiment_cli import sentiment_app  # noqa: E402  (its commands import agora.cli lazily)
+
+app.add_typer(sentiment_app, name="sentiment")
 
 err = Console(stderr=True)
 out = Console()
