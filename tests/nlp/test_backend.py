@@ -158,3 +158,10 @@ def test_agreement_on_real_validation_texts(cache: Path) -> None:
     assert results["onnx-int8"]["agreement"] >= 0.97
     for key in ("overall", "en", "it"):
         assert abs(results["onnx-int8"][key] - results["onnx"][key]) <= 0.02, (key, results)
+
+
+def test_uncached_hub_id_with_an_onnx_backend(tmp_path: Path) -> None:
+    name = "agora-tests/no-such-sentiment-model"
+    with pytest.raises(ModelLoadError, match=rf"cannot load sentiment model '{name}'.*HF_HUB_OFFLINE"):
+        load_model(name, backend="onnx-int8", cache_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
