@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  python -m nlp.train --no-noncommercial     # without SENTIPOLC 2016 (CC BY-NC-SA), for commercial use\n"
                "  python -m nlp.train --output /tmp/m --epochs 1 --cache-dir /tmp/agora-cache\n"
                "A folder written with --output loads with nlp.sentiment.load_model('/tmp/m') (or set\n"
-               "nlp.model: /tmp/m in config.yaml); copy its files into nlp/model/ to make it the bundled model.\n"
+               "nlp.model: /tmp/m in config.yaml); copy its files into nlp/model/ to make it the bundled model,\n"
+               "then run `python -m nlp.agreement --write` so nlp.backend: auto may use int8 for the new weights.\n"
                "With the defaults on 2 CPU cores: ~2-4 min caching the frozen layers, then ~4-6 min per epoch,\n"
                "~20 min in all; peak memory ~5 GB.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
