@@ -13,7 +13,9 @@ the same for all backends. Batch 1 runs on the first quarter of the texts.
 Each backend is measured in a fresh interpreter, so "peak MB" is that
 process's maximum resident memory (model, runtime and texts); with
 ``--repeat`` the runs are interleaved across backends and the fastest is
-shown. The ONNX files are built once beforehand (in their own process) into
+shown. "CPU ms/text" is the process's user+system CPU time per text (the
+lowest seen), which other jobs on the machine disturb less than wall-clock
+texts/s (idle threads that spin still count). The ONNX files are built once beforehand (in their own process) into
 ``--cache-dir``. "disk MB" is what the backend reads: the base and trained
 safetensors for torch, the ``.onnx`` file for ONNX.
 """
@@ -61,19 +63,25 @@ def measure_one(backend: str, count: int, seed: int, cache_dir: str, batches: tu
     started = time.perf_counter()
     model = load_model("bundled", backend=backend, cache_dir=cache_dir, detect_language=False)
     load_seconds = time.perf_counter() - started
-    speeds = {}
+    speeds, cpu = {}, {}
     for batch in batches:
         model.batch_size = batch
         sample = texts[: max(len(texts) // 4, 32)] if batch == 1 else texts
         model.classify(sample[:batch])  # warm-up: first-run allocations and kernel choices
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_seconds(), time.perf_counter()
         model.classify(sample)
         speeds[str(batch)] = len(sample) / (time.perf_counter() - t0)
+        cpu[str(batch)] = 1000 * (_cpu_seconds() - c0) / len(sample)
     import torch
 
-    return {"backend": model.backend, "texts_per_second": speeds, "load_seconds": load_seconds,
+    return {"backend": model.backend, "texts_per_second": speeds, "cpu_ms_per_text": cpu, "load_seconds": load_seconds,
             "disk_mb": _disk_mb(model), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "threads": torch.get_num_threads()}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _child(args: list[str], timeout: float) -> dict[str, Any]:
@@ -119,18 +127,20 @@ def main(argv: list[str] | None = None) -> None:
                 kept = best[backend]
                 for b, v in run["texts_per_second"].items():
                     kept["texts_per_second"][b] = max(kept["texts_per_second"][b], v)
+                    kept["cpu_ms_per_text"][b] = min(kept["cpu_ms_per_text"][b], run["cpu_ms_per_text"][b])
                 kept["peak_mb"] = min(kept["peak_mb"], run["peak_mb"])
     base = best["torch"]["texts_per_second"]
     print(f"bundled model, {count} validation tweets (batch 1: {max(count // 4, 32)}), "
           f"{best['torch']['threads']} threads, best of {args.repeat}; texts/s (x torch fp32 at the same batch)")
     head = "".join(f" | {'batch ' + str(b):>16}" for b in BATCHES)
-    print(f"{'backend':<14}{head} | {'peak MB':>7} | {'disk MB':>7} | {'load s':>6}")
+    print(f"{'backend':<14}{head} | {'peak MB':>7} | {'disk MB':>7} | {'load s':>6} | CPU ms/text at 1/32/128")
     for backend in BACKENDS:
         row = best[backend]
         cells = "".join(f" | {row['texts_per_second'][str(b)]:8.0f} ({row['texts_per_second'][str(b)] / base[str(b)]:4.1f}x)"
                         for b in BATCHES)
         label = {"torch": "torch fp32", "onnx": "onnx fp32", "onnx-int8": "onnx int8"}[backend]
-        print(f"{label:<14}{cells} | {row['peak_mb']:7.0f} | {row['disk_mb']:7.1f} | {row['load_seconds']:6.1f}",
+        cpu = " / ".join(f"{row['cpu_ms_per_text'][str(b)]:.1f}" for b in BATCHES)
+        print(f"{label:<14}{cells} | {row['peak_mb']:7.0f} | {row['disk_mb']:7.1f} | {row['load_seconds']:6.1f} | {cpu}",
               flush=True)
 
 
