@@ -191,8 +191,9 @@ def load_model(name: str, *, batch_size: int = 64, max_length: int = 128, device
             return _load_onnx(name, folder, bundled, chosen, Path(cache_dir or DEFAULT_CACHE_DIR), threads, options)
         except _ExportError as exc:
             if backend != "auto":
-                raise ModelLoadError(f"cannot export sentiment model {name!r} to ONNX for backend {chosen!r}: "
-                                     f"{exc.__cause__!r}; set nlp.backend: torch") from exc
+                raise ModelLoadError(f"cannot export sentiment model {name!r} to ONNX for backend {chosen!r} "
+                                     f"in {exc.args[0]}: {exc.__cause__!r}; if that folder is not writable set "
+                                     "nlp.cache_dir, else set nlp.backend: torch") from exc
             log.warning("sentiment model %r could not be exported to ONNX (%r); running it on torch",
                         name, exc.__cause__)
     return _load_torch(name, folder, bundled, options)
@@ -290,7 +291,7 @@ def _load_onnx(name: str, folder: Path, bundled: bool, backend: str, cache_dir: 
         except ModelLoadError:
             raise
         except Exception as exc:  # the exporter raises many kinds; all mean "this model does not export"
-            raise _ExportError() from exc
+            raise _ExportError(target) from exc
     try:
         runner = OnnxRunner(path, backend=backend, threads=threads)
     except Exception as exc:  # a corrupt cache file: onnxruntime's own exception types

@@ -90,7 +90,8 @@ def test_export_failure(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytes
         raise RuntimeError("unsupported operator")
 
     monkeypatch.setattr(torch.onnx, "export", broken)
-    with pytest.raises(ModelLoadError, match=r"cannot export sentiment model .*unsupported operator.*nlp.backend: torch"):
+    with pytest.raises(ModelLoadError, match=r"cannot export sentiment model .* in .*cache.*unsupported operator.*"
+                                             r"nlp.cache_dir.*nlp.backend: torch"):
         load_model(str(tiny_model_dir), backend="onnx", cache_dir=tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("*.onnx")) and not list((tmp_path / "cache").rglob("*.tmp"))
     with caplog.at_level(logging.WARNING, logger="nlp.sentiment"):
