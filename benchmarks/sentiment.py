@@ -11,7 +11,8 @@ real tweets from the validation split (Italian and English in their
 proportions), after a warm-up batch; language detection is off because it is
 the same for all backends. Batch 1 runs on the first quarter of the texts.
 Each backend is measured in a fresh interpreter, so "peak MB" is that
-process's maximum resident memory (model, runtime and texts); with
+process's maximum resident memory (model, runtime, the labelled file read to
+pick the texts); with
 ``--repeat`` the runs are interleaved across backends and the fastest is
 shown. "CPU ms/text" is the process's user+system CPU time per text (the
 lowest seen), which other jobs on the machine disturb less than wall-clock
@@ -72,11 +73,15 @@ def measure_one(backend: str, count: int, seed: int, cache_dir: str, batches: tu
         model.classify(sample)
         speeds[str(batch)] = len(sample) / (time.perf_counter() - t0)
         cpu[str(batch)] = 1000 * (_cpu_seconds() - c0) / len(sample)
-    import torch
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if model.backend == "torch":
+        import torch
 
+        threads = torch.get_num_threads()
+    else:
+        threads = model.runner.threads
     return {"backend": model.backend, "texts_per_second": speeds, "cpu_ms_per_text": cpu, "load_seconds": load_seconds,
-            "disk_mb": _disk_mb(model), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "threads": torch.get_num_threads()}
+            "disk_mb": _disk_mb(model), "peak_mb": peak_mb, "threads": threads}
 
 
 def _cpu_seconds() -> float:

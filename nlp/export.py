@@ -116,14 +116,19 @@ def export_onnx(model: Any, tokenizer: Any, path: Path, *, opset: int = 17) -> P
     """Export the logits of the torch sequence classifier ``model`` to ``path``
     (float32; inputs as the tokenizer names them, int64 of shape
     ``(batch, sequence)``; output ``logits`` of shape ``(batch, labels)``).
-    Written atomically; returns ``path``."""
+    ``tokenizer`` needs only ``tokenizer(texts, truncation=, max_length=)``
+    and ``pad_token_id`` (a transformers tokenizer or
+    :class:`nlp.fasttok.FastTokenizer`). Written atomically; returns ``path``."""
     import torch
 
-    sample = tokenizer(["Agora exports this model for onnxruntime, padded", "ciao"], padding=True,
-                       return_tensors="pt")
-    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample]
+    encoded = tokenizer(["Agora exports this model for onnxruntime, padded", "ciao"], truncation=True, max_length=64)
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
     if "attention_mask" not in names:
         raise ValueError("the tokenizer gives no attention_mask; cannot export a padded-batch model")
+    width = max(len(ids) for ids in encoded["input_ids"])
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    sample = {k: torch.tensor([list(row) + [pad_id if k == "input_ids" else 0] * (width - len(row))
+                               for row in encoded[k]], dtype=torch.long) for k in names}
     wrapper = _wrapper(model.float().eval(), names)
     axes: dict[str, dict[int, str]] = {k: {0: "batch", 1: "sequence"} for k in names}
     axes["logits"] = {0: "batch"}

@@ -243,16 +243,15 @@ def _load_onnx(name: str, folder: Path, bundled: bool, backend: str, cache_dir: 
 
     build: Callable[[], Any]
     if bundled:
-        from transformers import AutoTokenizer
-
         from nlp.bundled import base_dir, base_fingerprint, load_bundled, read_manifest, spells_out_emoji
+        from nlp.fasttok import FastTokenizer
 
         manifest = read_manifest(folder)
         base = base_fingerprint(base_dir())
         if base["sha256"] != manifest["base"]["sha256"]:
             load_bundled(folder)  # raises the ModelLoadError that names the base version to install
         key = fingerprint(folder, extra=[base["sha256"]])
-        tokenizer = AutoTokenizer.from_pretrained(base_dir())
+        tokenizer = FastTokenizer(base_dir())  # the same ids as AutoTokenizer, without importing torch
         labels = dict(enumerate(manifest["labels"]))
         model_name, emoji = str(manifest["name"]), spells_out_emoji(manifest)
         source = str(folder)
