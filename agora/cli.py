@@ -46,6 +46,9 @@ identities_app = typer.Typer(help="Identity resolution: one person behind severa
 app.add_typer(identities_app, name="identities")
 churn_app = typer.Typer(help="Churn risk: learn its weights from your churn labels.", no_args_is_help=True)
 app.add_typer(churn_app, name="churn")
+from agora.sentiment_cli import sentiment_app  # noqa: E402  (its commands import agora.cli lazily)
+
+app.add_typer(sentiment_app, name="sentiment")
 
 err = Console(stderr=True)
 out = Console()

@@ -64,6 +64,8 @@ class NlpConfig(_Section):
     batch_size: int = Field(64, ge=1, le=4096)
     max_length: int = Field(128, ge=8, le=512)
     device: str = "cpu"
+    backend: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto"
+    cache_dir: Path = Path(".agora/models")
 
 
 class SwayConfig(_Section):
@@ -512,6 +514,7 @@ class Config(_Section):
         graph = self.graph.model_copy(update={"data_dir": _under(base, self.graph.data_dir)})
         output = self.output.model_copy(update={"dir": _under(base, self.output.dir)})
         sample = self.sample.model_copy(update={"dir": _under(base, self.sample.dir)})
+        object.__setattr__(self, "nlp", self.nlp.model_copy(update={"cache_dir": _under(base, self.nlp.cache_dir)}))
         object.__setattr__(self, "sample", sample)
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "output", output)

@@ -109,7 +109,7 @@ def classify_pending(store: GraphStore, config: Config, *, model: Any = None,
         from nlp.sentiment import load_model
 
         model = load_model(config.nlp.model, batch_size=config.nlp.batch_size, max_length=config.nlp.max_length,
-                           device=config.nlp.device)
+                           device=config.nlp.device, backend=config.nlp.backend, cache_dir=config.nlp.cache_dir)
     chunk = max(config.nlp.batch_size * 16, 512)
     for start in range(0, len(pending), chunk):
         part = pending[start:start + chunk]

@@ -7,6 +7,7 @@ The file has a header and four tab-separated columns, ``lang``, ``source``,
 from __future__ import annotations
 
 import csv
+import os
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -15,10 +16,29 @@ from pathlib import Path
 
 from nlp.labels import LABELS
 
-__all__ = ["Example", "NONCOMMERCIAL_SOURCES", "read_examples", "stratified_split"]
+__all__ = ["Example", "NONCOMMERCIAL_SOURCES", "default_data_path", "read_examples", "stratified_split"]
 
 #: Sources whose licence forbids commercial use of what is trained on them.
 NONCOMMERCIAL_SOURCES: frozenset[str] = frozenset({"sentipolc2016"})
+
+
+_RELATIVE = Path("shared") / "data" / "sentiment" / "train.tsv"
+
+
+def default_data_path() -> Path:
+    """Where the labelled tweets are: ``$AGORA_SENTIMENT_DATA`` when set, else
+    the first ``shared/data/sentiment/train.tsv`` found beside the repository
+    or one of its parents (a clone in ``/work/main`` and a worktree in
+    ``/work/wt/NAME`` both find ``/work/shared``); the path beside the
+    repository when none exists, so error messages name the expected place."""
+    env = os.environ.get("AGORA_SENTIMENT_DATA")
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parent.parent
+    for folder in repo.parents:
+        if (folder / _RELATIVE).is_file():
+            return folder / _RELATIVE
+    return repo.parent / _RELATIVE
 
 
 @dataclass(frozen=True, slots=True)

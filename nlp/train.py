@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp.bundled import MODEL_DIR, base_classifier, base_fingerprint, load_bundled, save_bundled, spells_out_emoji
-from nlp.data import NONCOMMERCIAL_SOURCES, Example, read_examples, stratified_split
+from nlp.data import NONCOMMERCIAL_SOURCES, Example, default_data_path, read_examples, stratified_split
 from nlp.labels import LABELS
 from nlp.metrics import scores, scores_by
 from nlp.text import normalise
@@ -49,7 +49,7 @@ from nlp.text import normalise
 __all__ = ["TrainConfig", "build_parser", "evaluate", "main", "train"]
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "sentiment" / "train.tsv"
+DEFAULT_DATA = default_data_path()
 NAME = "agora-sentiment-0.1"
 
 
@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  python -m nlp.train --no-noncommercial     # without SENTIPOLC 2016 (CC BY-NC-SA), for commercial use\n"
                "  python -m nlp.train --output /tmp/m --epochs 1 --cache-dir /tmp/agora-cache\n"
                "A folder written with --output loads with nlp.sentiment.load_model('/tmp/m') (or set\n"
-               "nlp.model: /tmp/m in config.yaml); copy its files into nlp/model/ to make it the bundled model.\n"
+               "nlp.model: /tmp/m in config.yaml); copy its files into nlp/model/ to make it the bundled model,\n"
+               "then run `python -m nlp.agreement --write` so nlp.backend: auto may use int8 for the new weights.\n"
                "With the defaults on 2 CPU cores: ~2-4 min caching the frozen layers, then ~4-6 min per epoch,\n"
                "~20 min in all; peak memory ~5 GB.",
         formatter_class=argparse.RawDescriptionHelpFormatter)

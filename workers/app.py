@@ -121,7 +121,8 @@ class _Resources:
                 from nlp.sentiment import load_model
 
                 n = self.config().nlp
-                self._model = load_model(n.model, batch_size=n.batch_size, max_length=n.max_length, device=n.device)
+                self._model = load_model(n.model, batch_size=n.batch_size, max_length=n.max_length, device=n.device,
+                                         backend=n.backend, cache_dir=n.cache_dir)
             return self._model
 
     def rescore_lock(self, name: str = RESCORE_LOCK) -> Any:
