@@ -29,7 +29,8 @@ if [ "$mode" = dev ]; then
   # The dashboard tests drive Debian's Chromium through playwright; playwright never downloads a browser here.
   if [ ! -x /usr/bin/chromium ]; then
     echo "agora setup: installing Debian's chromium (dashboard tests)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
   fi
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
   pip install -e ".[dev]"
