@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
-from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
+from neo4j.exceptions import AuthError, ConstraintError, ServiceUnavailable, SessionExpired, TransientError
 
 from agora.records import Interaction, Kind, Sentiment
 from graph.cypher_guard import WriteQueryError, check_read_only
@@ -142,8 +142,10 @@ class GraphStore:
             try:
                 with self.driver.session(database=self.database) as session:
                     return session.execute_write(work)
-            except (ConstraintError, TransientError, ServiceUnavailable, SessionExpired) as exc:
-                if attempt == self.max_attempts:
+            except (ConstraintError, TransientError, ServiceUnavailable, SessionExpired, AuthError) as exc:
+                # A server shutting down tells its open connections that their credentials
+                # "are no longer valid" (ArcadeDB): a restart, not a wrong password.
+                if attempt == self.max_attempts or (isinstance(exc, AuthError) and not _dropped(exc)):
                     raise
                 log.warning("graph write failed (%s: %s); retry %d/%d in %.1f s", type(exc).__name__,
                             str(exc).splitlines()[0][:200], attempt, self.max_attempts - 1, delay)
@@ -380,6 +382,11 @@ class GraphStore:
                 tx.rollback()
                 tx.close()
         return rows
+
+
+def _dropped(exc: AuthError) -> bool:
+    """An authentication error that means the server dropped a connection that was authenticated."""
+    return "no longer valid" in str(exc)
 
 
 def _iso(value: Any) -> str:

@@ -31,21 +31,27 @@ import redis
 from celery import Celery, Task, chain
 from celery.local import Proxy
 from celery.signals import worker_process_shutdown
-from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
+from neo4j.exceptions import DatabaseError, ServiceUnavailable, SessionExpired, TransientError
 
 from agora.config import Config, load_config
+from workers import observe
+from workers.limits import BudgetExhausted
 
-__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "TASK_NAMES", "RESCORE_LOCK"]
+__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "crawl_source", "TASK_NAMES",
+           "CRAWL_TASK", "RESCORE_LOCK"]
 
 log = logging.getLogger(__name__)
 
-_RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, ConnectionError, TimeoutError,
+# DatabaseError: a graph server shutting down fails the running query with
+# Neo.DatabaseError.General.UnknownError; the tasks are idempotent, so a bounded retry is safe.
+_RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, DatabaseError, ConnectionError, TimeoutError,
               redis.ConnectionError, redis.TimeoutError)
 #: Autoretry with exponential backoff (1, 2, 4 ... s, at most 120 s, jittered); the
 #: bound, ``max_retries``, comes from the config through ``task_annotations``.
 _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "retry_backoff_max": 120,
                           "retry_jitter": True}
 TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore")
+CRAWL_TASK = "agora.crawl_source"
 RESCORE_LOCK = "agora:lock:rescore"
 
 
@@ -65,19 +71,30 @@ def _settings(config: Config) -> dict[str, Any]:
         "accept_content": ["json"],
         "result_expires": 24 * 3600,
         "broker_connection_retry_on_startup": True,
-        # Redis only (amqp ignores them): redeliver an unacknowledged task after the
-        # hard time limit, and never wait on a connect forever.
-        "broker_transport_options": {"visibility_timeout": w.task_time_limit_s * 1.5,
-                                     "socket_connect_timeout": 10},
+        # Redis only (amqp ignores them): redeliver an unacknowledged task (its worker
+        # died) once the visibility timeout, longer than the hard time limit, has
+        # passed, sweeping for such tasks at least every 10 s; never wait on a
+        # connect or a reply forever.
+        "broker_transport_options": {"visibility_timeout": w.visibility_timeout,
+                                     "unacked_restore_interval": max(1.0, min(10.0, w.visibility_timeout / 10)),
+                                     "unacked_restore_throttle": 1,
+                                     "socket_connect_timeout": 10, "socket_timeout": 30},
         "redis_socket_connect_timeout": 10,
+        "redis_socket_timeout": 30,
+        "broker_connection_timeout": 10,
+        "broker_heartbeat": 60,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_annotations": {name: {"max_retries": w.max_retries} for name in TASK_NAMES},
+        "task_annotations": {name: {"max_retries": w.max_retries} for name in (*TASK_NAMES, CRAWL_TASK)},
         "beat_schedule": {
             # A rescore nobody ran within one interval is superseded by the next one:
             # workers that were down do not come back to a pile of rescores.
             "rescore": {"task": "agora.rescore", "schedule": w.rescore_interval_s,
                         "options": {"expires": w.rescore_interval_s}},
+            # One entry per configured source, superseded like rescores; the crawl
+            # lock makes an overlapping one return at once.
+            **{f"crawl:{name}": {"task": CRAWL_TASK, "schedule": w.crawl_every(name), "args": (name,),
+                                 "options": {"expires": w.crawl_every(name)}} for name in w.crawls},
         },
     }
 
@@ -128,6 +145,14 @@ class _Resources:
         # The lease outlives no holder: a worker killed at the hard time limit frees it then.
         return self._redis.lock(RESCORE_LOCK, timeout=w.task_time_limit_s)
 
+    def redis(self) -> redis.Redis:
+        """The Redis shared by all workers (the result backend's, else the broker's), for locks and budgets."""
+        if self.rescore_lock() is None:
+            raise ValueError("workers.broker_url or workers.result_backend must be a redis:// URL for crawls "
+                             "(their locks and rate-limit budgets live in Redis)")
+        assert self._redis is not None
+        return self._redis
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -156,6 +181,7 @@ def _ingest_path(self: Task, path: str, fmt: str | None = None) -> dict[str, Any
 
     res = _resources(self)
     report = import_path(res.store(), Path(path), res.config(), fmt=fmt)
+    observe.count_ingested(report.read, report.new)
     return {"path": report.path, "read": report.read, "new": report.new, "skipped": len(report.issues)}
 
 
@@ -201,6 +227,30 @@ def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
             "interactions": report.edges, "seconds": round(report.seconds, 2)}
 
 
+def _crawl_source(self: Task, name: str) -> dict[str, Any]:
+    """One crawl pass of the configured source ``name`` (see :mod:`workers.crawl`).
+
+    An exhausted rate-limit budget is retried when the budget will have a token again.
+    """
+    from workers.crawl import crawl_once
+
+    res = _resources(self)
+    try:
+        result = crawl_once(res.config(), name, res.store(), res.redis(),
+                            on_page=lambda n: observe.count_ingested(n, 0))
+    except BudgetExhausted as exc:
+        raise self.retry(exc=exc, countdown=exc.retry_in)
+    except Exception as exc:
+        reset_at = getattr(exc, "reset_at", None)  # listening.connectors' RateLimited: come back then
+        if type(exc).__name__ == "RateLimited" and reset_at is not None:
+            import time
+
+            raise self.retry(exc=exc, countdown=max(1.0, float(reset_at) - time.time()))
+        raise
+    return {"source": result.source, "pages": result.pages, "read": result.read, "new": result.new,
+            "cursor": result.cursor, "busy": result.busy}
+
+
 def make_app(config: Config | None = None) -> Celery:
     """A Celery app with Agora's tasks, configured from ``config.workers``.
 
@@ -214,7 +264,7 @@ def make_app(config: Config | None = None) -> Celery:
         celery.add_defaults(lambda: _settings(res.config()))
     else:
         celery.conf.update(_settings(config))
-    for name, fun in zip(TASK_NAMES, (_ingest_path, _classify, _rescore)):
+    for name, fun in zip((*TASK_NAMES, CRAWL_TASK), (_ingest_path, _classify, _rescore, _crawl_source)):
         celery.task(name=name, bind=True, shared=False, **_RETRY)(fun)
     return celery
 
@@ -224,6 +274,7 @@ _default_app = app
 ingest_path: Task = Proxy(lambda: _default_app.tasks["agora.ingest_path"])
 classify: Task = Proxy(lambda: _default_app.tasks["agora.classify"])
 rescore: Task = Proxy(lambda: _default_app.tasks["agora.rescore"])
+crawl_source: Task = Proxy(lambda: _default_app.tasks[CRAWL_TASK])
 
 
 def ingest_chain(path: str | Path, fmt: str | None = None, *, app: Celery | None = None,
