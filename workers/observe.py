@@ -22,6 +22,7 @@ import os
 import time
 from typing import Any
 
+from celery._state import get_current_task
 from celery.signals import (after_setup_logger, after_setup_task_logger, before_task_publish, task_failure,
                             task_prerun, task_retry, task_success, worker_init, worker_process_shutdown)
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -57,10 +58,9 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname, "logger": record.name, "message": record.getMessage(),
         }
-        for field in ("task_name", "task_id"):
-            value = getattr(record, field, None)
-            if value and value != "???":
-                out[field.removesuffix("_name")] = value
+        task = get_current_task()  # what Celery's own TaskFormatter reads too
+        if task is not None and task.request.id:
+            out["task"], out["task_id"] = task.name, task.request.id
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
