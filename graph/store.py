@@ -23,6 +23,7 @@ for the accounts a message responds to, ``(:Message)-[:MENTIONS]->(:Account)``,
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -189,7 +190,7 @@ class GraphStore:
                     raise
                 log.warning("graph write failed (%s: %s); retry %d/%d in %.1f s", type(exc).__name__,
                             str(exc).splitlines()[0][:200], attempt, self.max_attempts - 1, delay)
-                time.sleep(delay)
+                time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: contending writers drift apart
                 delay = min(delay * 2, 10.0)
         raise AssertionError("unreachable")
 
@@ -253,12 +254,22 @@ class GraphStore:
             "text": it.text, "conversation": it.conversation_id, "parent_id": it.parent_id,
             "source": it.source, "lang": it.language, "actor": it.actor.key,
         } for it in batch]
-        def work(tx: ManagedTransaction) -> None:
-            # Read inside the transaction: a retried one reads again.
-            known = {r["id"]: r["stored"] for r in tx.run(_KNOWN_MESSAGES, ids=[m["id"] for m in messages])}
+        in_batch = {m["id"] for m in messages}
+        outside_parents = sorted({it.parent_id for it in batch
+                                  if it.parent_id and it.kind in _PARENT_REL and it.parent_id not in in_batch})
+
+        def shared(tx: ManagedTransaction) -> None:
+            # The nodes other batches share (accounts, parents outside the batch) go first, in a
+            # short transaction of their own: concurrent writers then collide only briefly.
             changed = _changed_accounts(accounts, tx.run(_KNOWN_ACCOUNTS, keys=list(accounts)).data())
             if changed:
                 tx.run(_UPSERT_ACCOUNTS, rows=changed).consume()
+            if outside_parents:
+                tx.run("UNWIND $ids AS id MERGE (:Message {id: id})", ids=outside_parents).consume()
+
+        def work(tx: ManagedTransaction) -> None:
+            # Read inside the transaction: a retried one reads again.
+            known = {r["id"]: r["stored"] for r in tx.run(_KNOWN_MESSAGES, ids=[m["id"] for m in messages])}
             absent = [m for m in messages if m["id"] not in known]
             if absent:
                 tx.run(_CREATE_MESSAGES, rows=absent).consume()
@@ -273,6 +284,7 @@ class GraphStore:
                     query = parent_links if rel in _PARENT_REL.values() else account_links
                     tx.run(query.replace("{rel}", rel), rows=rows).consume()
 
+        self._write(shared)
         self._write(work)
 
     # -- sentiment --------------------------------------------------------

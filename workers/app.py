@@ -31,7 +31,7 @@ import redis
 from celery import Celery, Task, chain
 from celery.local import Proxy
 from celery.signals import worker_process_shutdown
-from neo4j.exceptions import DatabaseError, ServiceUnavailable, SessionExpired, TransientError
+from neo4j.exceptions import ConstraintError, DatabaseError, ServiceUnavailable, SessionExpired, TransientError
 
 from agora.config import Config, load_config
 from workers import observe
@@ -43,9 +43,11 @@ __all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescor
 log = logging.getLogger(__name__)
 
 # DatabaseError: a graph server shutting down fails the running query with
-# Neo.DatabaseError.General.UnknownError; the tasks are idempotent, so a bounded retry is safe.
-_RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, DatabaseError, ConnectionError, TimeoutError,
-              redis.ConnectionError, redis.TimeoutError)
+# Neo.DatabaseError.General.UnknownError; ConstraintError: two workers MERGE-ing the same
+# node at once, beyond the store's own retries. The tasks are idempotent, so a bounded
+# retry is safe.
+_RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, DatabaseError, ConstraintError, ConnectionError,
+              TimeoutError, redis.ConnectionError, redis.TimeoutError)
 #: Autoretry with exponential backoff (1, 2, 4 ... s, at most 120 s, jittered); the
 #: bound, ``max_retries``, comes from the config through ``task_annotations``.
 _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "retry_backoff_max": 120,
