@@ -10,7 +10,11 @@ driver retries transient errors itself, and this module retries the
 server that went away, with a bounded backoff. Re-running any write adds
 nothing: messages are keyed by interaction id, accounts by
 ``platform:native_id``, and the person-to-person projection is *set* from the
-messages, never incremented.
+messages, never incremented. A batch first writes the nodes other batches
+share (accounts, parents it points to) in a short transaction, then its
+messages with all their edges in one: messages the graph does not hold yet
+are CREATEd with their edges (which ids exist is read in that transaction),
+messages already stored are MERGEd, so a stored message always has its edges.
 
 Schema (see DESIGN.md): ``(:Account)-[:OF]->(:Person)``,
 ``(:Account)-[:POSTED]->(:Message)``, ``(:Message)-[:ADDRESSES]->(:Account)``

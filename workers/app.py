@@ -9,6 +9,13 @@ on graph or broker outages, a bounded number of times
 each delete the other's projection and communities, so every worker takes a
 lock in Redis (the result backend's, else the broker's) around it.
 
+``agora.crawl_source(name)`` crawls one source of ``workers.crawls`` under its
+crawl lock and shared rate-limit budget (:mod:`workers.crawl`); beat sends it
+every ``crawl_interval_s`` (or the source's own ``interval_s``). A task whose
+worker dies is delivered again: at once when a pool process dies, after
+``workers.visibility_timeout_s`` on Redis when the whole worker does.
+Metrics and structured logs: :mod:`workers.observe`.
+
 Start a worker with ``agora worker`` and the scheduler with ``agora beat``;
 the config file is taken from ``$AGORA_CONFIG`` like every command. The
 module-level :data:`app` reads the configuration the first time it is used,
