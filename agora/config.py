@@ -146,6 +146,9 @@ class WorkersConfig(_Section):
     log_format: Literal["text", "json"] = "text"
     crawl_interval_s: float = Field(300.0, gt=0)
     crawls: dict[str, CrawlConfig] = {}
+    # Workers take turns (a lock in Redis) for each ingest batch's graph writes: on the
+    # embedded ArcadeDB parallel writers abort each other; on Neo4j leave it off.
+    serial_graph_writes: bool = False
 
     @field_validator("broker_url")
     @classmethod

@@ -12,7 +12,8 @@ RabbitMQ at 127.0.0.1:5672 (queues ``issue7-bench-…``, deleted afterwards).
   empty graph until every task is done, with 1 and 2 ``agora worker``
   processes (one pool process each), on Redis and on RabbitMQ. The baseline in
   the same run is the in-process import (what ``agora import`` does) on the
-  same graph server. "with sentiment" adds ``agora.classify`` (the bundled
+  same graph server. "taking turns" sets ``workers.serial_graph_writes``
+  (one batch written at a time across workers). "with sentiment" adds ``agora.classify`` (the bundled
   model) after the ingest, on a smaller source (the model is ~100x slower
   than the graph). Each row checks the graph afterwards: counts exactly the
   source's.
@@ -93,11 +94,11 @@ class Bench:
         seconds = time.perf_counter() - started
         return {"seconds": seconds, "check": self.exact(self.expected)}
 
-    def through_workers(self, broker: str, workers: int, *, sentiment: bool = False,
+    def through_workers(self, broker: str, workers: int, *, sentiment: bool = False, serial: bool = False,
                         files: list[Path] | None = None, expected: dict[str, int] | None = None) -> dict[str, Any]:
         files, expected = files or self.files, expected or self.expected
         self.store.clear()
-        config_path = self.config(broker)
+        config_path = self.config(broker, serial_graph_writes=serial)
         app = make_app(load_config(config_path, environ={}))
         queue = f"issue7-bench-{uuid.uuid4().hex[:8]}"
         procs = [start_worker(config_path, self.server.password(), queue, self.folder / f"{queue}-{k}.log",
@@ -213,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
                 if workers == 2 and "two" in args.skip:
                     continue
                 show(f"{name}, {workers} worker(s), no sentiment", bench.n, bench.through_workers(url, workers))
+            if "two" not in args.skip:
+                show(f"{name}, 2 worker(s), taking turns to write", bench.n,
+                     bench.through_workers(url, 2, serial=True))
         if "sentiment" not in args.skip:
             files, expected, size = bench.source(n_sent, "src-sentiment")
             for name, url in brokers[:1]:

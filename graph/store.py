@@ -26,13 +26,14 @@ for the accounts a message responds to, ``(:Message)-[:MENTIONS]->(:Account)``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ContextManager, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ConstraintError, ServiceUnavailable, SessionExpired, TransientError
@@ -168,6 +169,10 @@ class GraphStore:
         self.database = database
         self.batch_size = batch_size
         self.max_attempts = max_attempts
+        #: Held around each ingest batch's writes when set (``workers.serial_graph_writes``): a
+        #: server with optimistic page-level concurrency (ArcadeDB) makes parallel writers
+        #: abort each other; taking turns is faster there. ``None``: no guard.
+        self.write_guard: Callable[[], ContextManager[Any]] | None = None
 
     # -- plumbing ---------------------------------------------------------
 
@@ -288,8 +293,9 @@ class GraphStore:
                     query = parent_links if rel in _PARENT_REL.values() else account_links
                     tx.run(query.replace("{rel}", rel), rows=rows).consume()
 
-        self._write(shared)
-        self._write(work)
+        with self.write_guard() if self.write_guard else contextlib.nullcontext():
+            self._write(shared)
+            self._write(work)
 
     # -- sentiment --------------------------------------------------------
 

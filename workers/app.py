@@ -62,6 +62,7 @@ _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "r
 TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore")
 CRAWL_TASK = "agora.crawl_source"
 RESCORE_LOCK = "agora:lock:rescore"
+GRAPH_WRITE_LOCK = "agora:lock:graph-write"
 
 
 def _settings(config: Config) -> dict[str, Any]:
@@ -130,7 +131,25 @@ class _Resources:
                 from agora.connections import open_store
 
                 self._store = open_store(self.config())
+                if self.config().workers.serial_graph_writes:
+                    self._store.write_guard = self._graph_write_turn
             return self._store
+
+    @contextlib.contextmanager
+    def _graph_write_turn(self) -> Iterator[None]:
+        """Hold :data:`GRAPH_WRITE_LOCK` for one batch; its lease (120 s) frees it if the holder dies."""
+        if self.rescore_lock() is None:
+            yield
+            return
+        assert self._redis is not None
+        lock = self._redis.lock(GRAPH_WRITE_LOCK, timeout=120)
+        if not lock.acquire(blocking=True, blocking_timeout=self.config().workers.task_time_limit_s / 2):
+            raise TimeoutError(f"no turn at {GRAPH_WRITE_LOCK} within half the task time limit")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):  # a batch longer than the lease
+                lock.release()
 
     def model(self) -> Any:
         with self._lock:

@@ -215,3 +215,27 @@ def test_two_workers_writing_at_once_give_the_exact_graph(store: GraphStore, gra
             w.stop()
     assert sum(r["read"] for r in reports) == N  # ("new" counts the graph's growth, the other worker's too)
     _assert_exact(store, expected, ids)
+
+
+@pytest.mark.slow
+def test_workers_taking_turns_to_write(store: GraphStore, graph_server: EmbeddedServer, redis_db: redis.Redis,
+                                       source: tuple[list[Path], dict[str, int], set[str]], tmp_path: Path) -> None:
+    """``workers.serial_graph_writes``: two workers, one batch written at a time, no write retried; exact graph."""
+    files, expected, ids = source
+    config_path = write_config(tmp_path / "cfg", graph_uri=graph_server.bolt_uri, database=graph_server.database,
+                               broker=REDIS_URL, backend=REDIS_URL, batch_size=500, serial_graph_writes=True)
+    app = make_app(load_config(config_path, environ={}))
+    queue = _queue()
+    workers = [start_worker(config_path, graph_server.password(), queue, tmp_path / f"w{k}.log", name=f"{queue}-{k}")
+               for k in range(2)]
+    try:
+        reports = wait_results(_send(app, files, queue), timeout_s=300, workers=workers)
+    finally:
+        for w in workers:
+            w.stop()
+    assert sum(r["read"] for r in reports) == N
+    assert all(" succeeded in " in w.text() for w in workers)  # both took part
+    for w in workers:
+        assert "graph write failed" not in w.text() and "Transaction failed" not in w.text(), w.tail()
+    assert not redis_db.exists("agora:lock:graph-write")
+    _assert_exact(store, expected, ids)
