@@ -127,7 +127,7 @@ class Bench:
             check += "" if left == 0 else f", {left} unclassified"
         return {"seconds": seconds, "check": check}
 
-    def soak(self, kills: int, visibility_s: float = 20.0) -> dict[str, Any]:
+    def soak(self, kills: int, visibility_s: float = 30.0) -> dict[str, Any]:
         """Import while killing -9 ``kills`` times; returns lost and doubled counts."""
         self.store.clear()
         config_path = self.config(REDIS_URL, task_time_limit_s=visibility_s - 5, visibility_timeout_s=visibility_s)
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, help="interactions (default 100,000; 20,000 with --quick)")
     parser.add_argument("--sentiment-size", type=int, help="interactions for the sentiment rows (5,000; 1,000)")
     parser.add_argument("--kills", type=int, help="kill -9 cycles in the soak (20; 5 with --quick)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["rabbitmq", "sentiment", "soak", "two"],
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["baseline", "one", "two", "rabbitmq", "sentiment", "soak"],
                         help="leave these rows out")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the graph server and workers on the way out
@@ -207,11 +208,12 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         print(f"{'run':<42} {'interact.':>8} {'time':>10} {'rate':>11}  graph check", flush=True)
-        show("baseline: in-process import (agora import)", bench.n, bench.in_process())
+        if "baseline" not in args.skip:
+            show("baseline: in-process import (agora import)", bench.n, bench.in_process())
         brokers = [("redis", REDIS_URL)] + ([] if "rabbitmq" in args.skip else [("rabbitmq", RABBITMQ_URL)])
         for name, url in brokers:
             for workers in (1, 2):
-                if workers == 2 and "two" in args.skip:
+                if (workers == 2 and "two" in args.skip) or (workers == 1 and "one" in args.skip):
                     continue
                 show(f"{name}, {workers} worker(s), no sentiment", bench.n, bench.through_workers(url, workers))
             if "two" not in args.skip:
