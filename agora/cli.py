@@ -41,6 +41,11 @@ app = typer.Typer(
 )
 graph_app = typer.Typer(help="Manage the embedded graph server (graph.uri: embedded).", no_args_is_help=True)
 app.add_typer(graph_app, name="graph")
+identities_app = typer.Typer(help="Identity resolution: one person behind several accounts (CRM mapping, merge, split).",
+                             no_args_is_help=True)
+app.add_typer(identities_app, name="identities")
+churn_app = typer.Typer(help="Churn risk: learn its weights from your churn labels.", no_args_is_help=True)
+app.add_typer(churn_app, name="churn")
 
 err = Console(stderr=True)
 out = Console()
@@ -220,16 +225,76 @@ def classify() -> None:
 
 
 @app.command("score")
-def score_() -> None:
-    """Recompute communities and influence from the stored interactions."""
+def score_(incremental: bool = typer.Option(False, "--incremental", help=(
+        "After a small batch: keep communities, place newcomers by their neighbours, warm-start PageRank. "
+        "Falls back to a full rescore when the batch touched more than scoring.incremental.max_changed_share "
+        "of the people."))) -> None:
+    """Recompute communities, influence, sway, susceptibility and churn risk from the stored interactions."""
     from agora.pipeline import rescore
 
     config = state.config()
     with _store() as store:
         with err.status("scoring"):
-            report = rescore(store, config)
+            report = rescore(store, config, incremental=incremental)
+    touched = f", {report.touched} people touched" if report.touched is not None else ""
     out.print(f"{len(report.result.people)} people in {len(report.result.communities)} communities "
-              f"scored from {report.edges} interactions in {report.seconds:.1f} s")
+              f"scored from {report.edges} interactions in {report.seconds:.1f} s ({report.mode}{touched})")
+
+
+@app.command()
+def explain(person: str = typer.Argument(..., help="A person id, an account key (platform:native_id) or a handle."),
+            json_out: bool = JsonOption,
+            top: int = typer.Option(10, "--top", min=1, help="Contributors listed each way."),
+            trail: int = typer.Option(20, "--trail", min=1, help="Recent messages in the sentiment trail.")) -> None:
+    """Why a person scores what they score: contributors, counts by kind, sentiment trail, churn factors, sway evidence.
+
+    Example: agora explain twitter:1234 --json
+    """
+    from graph.explain import AmbiguousPerson, PersonNotFound, explain_person
+
+    with _store() as store:
+        try:
+            data = explain_person(store, person, config=state.config(), top=top, trail=trail)
+        except (PersonNotFound, AmbiguousPerson) as exc:
+            err.print(f"agora: {exc}", highlight=False)
+            raise typer.Exit(1)
+    if json_out:
+        _print_json(data)
+        return
+    p, s = data["person"], data["scores"]
+    out.print(f"{p['name'] or p['id']} ({', '.join(a['key'] for a in p['accounts'])}) community {s['community'] or 'n/a'}")
+    out.print(f"influence {_num(s['influence'], '.0f')} overall, {_num(s['community_influence'], '.0f')} in community; "
+              f"engagement {_num(s['intensity'], '.1f')}; mood {_mood(s['sentiment_mean'])}")
+    out.print(f"sway {_num(s['sway'], '+.2f')} ({s['sway_n'] or 0} responses), susceptibility "
+              f"{_num(s['susceptibility'], '+.2f')} ({s['susceptibility_n'] or 0}); churn risk {_num(s['churn_risk'], '.2f')}")
+    _print_table(("churn factor", "value", "part of risk"),
+                 [(f, _num(v, ".2f"), _num((data["churn"]["parts"] or {}).get(f), ".2f"))
+                  for f, v in data["churn"]["factors"].items()])
+    _print_table(("attention from", "weight", "share", "count"),
+                 [(c["name"] or c["id"], _num(c["weight"], ".2f"), _num(c["share"], ".0%"), str(c["count"]))
+                  for c in data["contributors"]["in"]])
+    out.print("sent: " + (", ".join(f"{k} {n}" for k, n in data["counts"]["sent"].items()) or "nothing")
+              + "; received: " + (", ".join(f"{k} {n}" for k, n in data["counts"]["received"].items()) or "nothing"))
+    _print_table(("when", "kind", "mood", "text"),
+                 [(m["at"] or "", m["kind"] or "", _mood(m["polarity"]), m["text"] or "") for m in data["sentiment_trail"]])
+
+
+@app.command()
+def outreach(json_out: bool = JsonOption,
+             limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many people.")) -> None:
+    """People to contact now: influential and negative (calm), at churn risk (retain) or champions (thank), with the reason.
+
+    Thresholds are under scoring.outreach in config.yaml. Example: agora outreach --limit 10 --json
+    """
+    from graph.outreach import outreach as find_outreach
+
+    with _store() as store:
+        rows = find_outreach(store, config=state.config(), limit=limit)
+    if json_out:
+        _print_json(rows)
+        return
+    _print_table(("action", "person", "priority", "reason"),
+                 [(r["action"], r["name"] or r["id"], _num(r["priority"], ".2f"), r["reason"]) for r in rows])
 
 
 # -- querying ---------------------------------------------------------------------
@@ -319,8 +384,10 @@ def alerts(since: Optional[datetime] = typer.Option(None, "--since", help="Only 
 
     Alerts are raised by `agora run` (and the workers) after each scoring:
     an influential customer posting negatively, a new influencer in a
-    community, a community whose mood drops. Rules and thresholds: the
-    `alerts` section of config.yaml.
+    community, a community whose mood drops, an influential customer at
+    risk of churning, a volume spike. Rules and thresholds: the
+    `alerts` section of config.yaml. With --json each alert lists its
+    deliveries (notifier, sent or failed, attempts, last error).
     """
     from alerts.engine import acknowledge, list_alerts
 
@@ -357,6 +424,262 @@ def sample(directory: Path = typer.Argument(..., help="Where to write the sample
                                people=config.sample.people if people is None else people)
     out.print(f"{manifest.interactions} interactions among {manifest.people} people in {len(manifest.files)} files "
               f"under {manifest.directory}")
+
+
+# -- live listening and identities ------------------------------------------------
+
+
+@app.command()
+def crawl(source: Optional[str] = typer.Argument(None, help="twitter or telegram (default: every configured one)."),
+          json_out: bool = JsonOption) -> None:
+    """One crawl pass of the live sources, from where the last pass stopped.
+
+    twitter: mentions of listening.twitter.brand_user_ids, recent search for
+    listening.twitter.queries and their conversation threads; token in
+    $AGORA_TWITTER_BEARER_TOKEN. telegram: getUpdates (listening.telegram.mode:
+    polling); token in $AGORA_TELEGRAM_BOT_TOKEN. Cursors live in the graph;
+    repeating a pass stores nothing twice. A rate limit that would need a long
+    wait stops the source with exit code 75 (try again after the time shown).
+    """
+    import os
+
+    from listening.connectors import REGISTRY, RateLimited, crawl as crawl_once
+    from listening.connectors.telegram import TOKEN_ENV as TG_TOKEN
+    from listening.connectors.twitter import TOKEN_ENV as TW_TOKEN
+
+    config = state.config()
+    pull = sorted(n for n, f in REGISTRY.items() if not f(config).push)
+    if source is not None and source not in pull:
+        raise typer.BadParameter(f"{source!r} is not a crawled source (known: {', '.join(pull)}; "
+                                 "whatsapp and meta arrive through `agora listen`)", param_hint="SOURCE")
+    configured = {"twitter": bool(os.environ.get(TW_TOKEN)) and bool(config.listening.twitter.brand_user_ids
+                                                                      or config.listening.twitter.queries),
+                  "telegram": bool(os.environ.get(TG_TOKEN)) and config.listening.telegram.mode == "polling"}
+    names = [source] if source else [n for n in pull if configured.get(n)]
+    if not names:
+        err.print("agora: nothing to crawl: set $AGORA_TWITTER_BEARER_TOKEN with listening.twitter ids or queries, "
+                  "or $AGORA_TELEGRAM_BOT_TOKEN with listening.telegram.mode: polling", highlight=False)
+        raise typer.Exit(2)
+    results, code = [], 0
+    with _store() as store:
+        for name in names:
+            try:
+                r = crawl_once(REGISTRY[name](config), store, brand_accounts=config.brand_accounts)
+                results.append({"source": name, "pages": r.pages, "read": r.read, "new": r.new})
+            except RateLimited as exc:
+                when = datetime.fromtimestamp(exc.reset_at, timezone.utc).isoformat(timespec="seconds")
+                results.append({"source": name, "rate_limited_until": when})
+                code = 75
+    if json_out:
+        _print_json(results)
+    else:
+        for r in results:
+            if "rate_limited_until" in r:
+                out.print(f"{r['source']}: rate limited until {r['rate_limited_until']}; what was read is stored, "
+                          "the next pass resumes at the refused page")
+            else:
+                out.print(f"{r['source']}: {r['pages']} pages, {r['read']} interactions read, {r['new']} new")
+    raise typer.Exit(code)
+
+
+@app.command()
+def listen(host: Optional[str] = typer.Option(None, "--host", help="Bind address (default: listening.webhooks.host)."),
+           port: Optional[int] = typer.Option(None, "--port", help="Port (default: listening.webhooks.port)."),
+           process: bool = typer.Option(True, "--process/--no-process",
+                                        help="Also store what arrives (else only receive; run `agora listen --process-only` elsewhere)."),
+           process_only: bool = typer.Option(False, "--process-only", help="Only store what the receivers queued; no HTTP.")) -> None:
+    """Run the webhook receivers: WhatsApp Business, Meta (Page, Instagram, Messenger), Telegram.
+
+    Routes: GET/POST /webhooks/whatsapp, GET/POST /webhooks/meta, POST
+    /webhooks/telegram. Secrets only from the environment: AGORA_META_APP_SECRET,
+    AGORA_META_VERIFY_TOKEN (AGORA_WHATSAPP_APP_SECRET / _VERIFY_TOKEN if
+    WhatsApp is another app), AGORA_TELEGRAM_SECRET_TOKEN. A payload is
+    answered 200 only once it is in the Redis stream listening.webhooks.stream;
+    it is stored in the graph right after, by this process or by
+    `agora listen --process-only`.
+    """
+    config = state.config()
+    w = config.listening.webhooks
+    if process_only:
+        import signal
+        import threading
+
+        from listening.inbox import Inbox, run_processor
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with _store() as store:
+            err.print(f"processing {w.stream} on {w.redis_url} into the graph (Ctrl-C stops)", highlight=False)
+            try:
+                run_processor(Inbox.from_config(config), store, stop, brand_accounts=config.brand_accounts)
+            except KeyboardInterrupt:
+                stop.set()
+        return
+    import uvicorn
+
+    from api.webhooks import create_webhook_app
+
+    uvicorn.run(create_webhook_app(config, process=process), host=host or w.host, port=port or w.port,
+                log_level="info", proxy_headers=True)
+
+
+@identities_app.command("import")
+def identities_import(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="CRM mapping CSV."),
+                      json_out: bool = JsonOption) -> None:
+    """Link accounts to CRM customers from a CSV: customer_id, platform, handle, phone, email.
+
+    Only exact identifiers link: a handle that is the account's id or its
+    unique @username (Twitter/X, Instagram, Mastodon, Bluesky), a phone number
+    with its country code (it is the WhatsApp account), an e-mail address.
+    Display names never do. Each link keeps its evidence, file and line.
+    Re-running changes nothing; accounts merged or split by hand stay put.
+    """
+    from graph.identity import import_crm
+
+    with _store() as store:
+        report = import_crm(store, path)
+    data = {"rows": report.rows, "linked": report.linked, "unchanged": report.unchanged,
+            "unmatched": report.unmatched, "pinned": report.pinned, "conflicts": report.conflicts,
+            "issues": [str(i) for i in report.issues]}
+    if json_out:
+        _print_json(data)
+        return
+    for issue in report.issues:
+        err.print(f"[yellow]skipped[/yellow] {issue}", highlight=False)
+    for line in report.conflicts:
+        err.print(f"[red]conflict[/red] {line}", highlight=False)
+    for line in report.pinned + report.unmatched:
+        err.print(f"[dim]{line}[/dim]", highlight=False)
+    out.print(f"{report.rows} rows: {report.linked} accounts linked, {report.unchanged} unchanged, "
+              f"{len(report.unmatched)} unmatched, {len(report.conflicts)} conflicts, {len(report.issues)} bad rows")
+
+
+@app.command()
+def merge(a: str = typer.Argument(..., help="Account key (platform:native_id) or person id that stays."),
+          b: str = typer.Argument(..., help="Account key or person id whose accounts move to A's person."),
+          reason: Optional[str] = typer.Option(None, "--reason", help="Why: kept as evidence on the link.")) -> None:
+    """Merge two people: every account of B's person moves to A's person.
+
+    Example: agora merge twitter:2244994945 whatsapp:+393331234567 --reason "same customer, confirmed by phone"
+    """
+    from graph.identity import IdentityError, merge as merge_people
+
+    with _store() as store:
+        try:
+            result = merge_people(store, a, b, reason=reason)
+        except IdentityError as exc:
+            err.print(f"agora: {exc}", highlight=False)
+            raise typer.Exit(1)
+    if not result.moved:
+        out.print(f"{a} and {b} are already one person ({result.person})")
+    else:
+        out.print(f"moved {', '.join(result.moved)} to {result.person}; removed {result.removed}. "
+                  "Scores update at the next `agora score`.")
+
+
+@app.command()
+def split(account: str = typer.Argument(..., help="Account key (platform:native_id) to detach."),
+          reason: Optional[str] = typer.Option(None, "--reason", help="Why: kept as evidence on the link.")) -> None:
+    """Give one account a person of its own again (undoes a merge or a CRM link; later imports keep it apart)."""
+    from graph.identity import IdentityError, split as split_account
+
+    with _store() as store:
+        try:
+            result = split_account(store, account, reason=reason)
+        except IdentityError as exc:
+            err.print(f"agora: {exc}", highlight=False)
+            raise typer.Exit(1)
+    out.print(f"{account} is its own person ({result.person})" if result.moved else
+              f"{account} already has a person of its own ({result.person})")
+
+
+# -- API, export and privacy ----------------------------------------------------------
+
+
+@app.command()
+def serve(host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default: api.host, 127.0.0.1)."),
+          port: Optional[int] = typer.Option(None, "--port", help="Port (default: api.port, 8000).")) -> None:
+    """Serve the REST API and the dashboard.
+
+    Open http://HOST:PORT/dashboard/ for the dashboard and /docs for the API.
+    Every route but /health needs an API key: set plain keys in
+    $AGORA_API_KEYS (comma-separated) or their SHA-256 digests in
+    api.keys_sha256. Example:
+
+      AGORA_API_KEYS=$(openssl rand -hex 16) agora serve --port 8000
+    """
+    import uvicorn
+
+    from api.app import create_app
+
+    config = state.config()
+    application = create_app(config)
+    uvicorn.run(application, host=host or config.api.host, port=port or config.api.port, log_level="info")
+
+
+@app.command("export")
+def export_(path: Path = typer.Argument(..., help="File to write (e.g. agora.gexf)."),
+            fmt: Optional[str] = typer.Option(None, "--format", help="gexf or graphml (default: from PATH's suffix).")) -> None:
+    """Export people, communities, scores and interactions for Gephi (GEXF 1.2) or any GraphML tool."""
+    from graph.export import FORMATS, export_graph
+
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not a format; use gexf or graphml", param_hint="--format")
+    with _store() as store:
+        data, nodes, edges = export_graph(store, fmt)  # type: ignore[arg-type]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    out.print(f"{nodes} people and {edges} interactions written to {path} ({fmt})")
+
+
+@app.command()
+def forget(person: str = typer.Argument(..., help="A person id or one of their account keys (platform:native_id)."),
+           yes: bool = typer.Option(False, "--yes", help="Do not ask."),
+           json_out: bool = JsonOption) -> None:
+    """Erase a person (GDPR art. 17): the person, their accounts and messages,
+    alerts about them, and quotes of their messages in other alerts.
+
+    Mentions of their handles in others' messages become [erased]. Safe to
+    repeat. Scores of the others change at the next `agora score`.
+    """
+    from graph.privacy import forget_person, resolve_person
+
+    with _store() as store:
+        pid = resolve_person(store, person)
+        if pid is None:
+            err.print(f"agora: no person or account {person!r}", highlight=False)
+            raise typer.Exit(1)
+        if not yes:
+            typer.confirm(f"Erase {pid} and everything they wrote?", abort=True)
+        report = forget_person(store, pid)
+    if json_out:
+        _print_json({"person": pid, "erased": report})
+        return
+    out.print(f"erased {pid}: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.items()))
+
+
+@app.command()
+def retention(days: Optional[float] = typer.Option(None, "--days", min=0.001, help="Keep text this many days (default: privacy.retention_days)."),
+              json_out: bool = JsonOption) -> None:
+    """Delete message text older than N days; keep sentiment, counts and interactions.
+
+    Scores and mood over time do not change. Run it daily (cron or the
+    workers' beat); re-running it is safe.
+    """
+    from graph.privacy import apply_retention
+
+    days = days if days is not None else state.config().privacy.retention_days
+    if days is None:
+        err.print("agora: no retention period: give --days N or set privacy.retention_days", highlight=False)
+        raise typer.Exit(2)
+    with _store() as store:
+        report = apply_retention(store, days)
+    if json_out:
+        _print_json(report)
+        return
+    out.print(f"text removed from {report['messages']} messages older than {days:g} days "
+              f"({report['alert_quotes']} alert quotes)")
 
 
 # -- workers ------------------------------------------------------------------------
@@ -452,6 +775,37 @@ def graph_reset(yes: bool = typer.Option(False, "--yes", help="Do not ask.")) ->
     with _store() as store:
         store.clear()
     out.print("graph emptied")
+
+
+@churn_app.command("fit")
+def churn_fit(labels: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                            help="CSV with a header: person_id,churned (1 churned, 0 stayed).")) -> None:
+    """Fit churn weights (logistic regression over the churn factors) on your labels.
+
+    person_id may be a person id, an account key or a handle. The factors are
+    those of the last `agora score`; the weights are saved to
+    scoring.churn.weights_file and used from the next `agora score` on.
+    Prints the fitted model's AUC (in-sample and cross-validated) beside the
+    default formula's AUC on the same labels. Delete the file to go back to
+    the formula.
+    """
+    from graph.churn_labels import fit_labels
+
+    config = state.config()
+    with _store() as store:
+        try:
+            report = fit_labels(store, labels, weights_file=config.scoring.churn.weights_file)
+        except ValueError as exc:
+            err.print(f"agora: {exc}", highlight=False)
+            raise typer.Exit(2)
+    for issue in report.issues[:50]:
+        err.print(f"skipped {issue}", highlight=False)
+    m = report.model
+    out.print(f"{m['labels']} labels ({m['churned']} churned): AUC fitted {m['auc']:.3f} in-sample, "
+              f"{m['cv_auc']:.3f} cross-validated; formula {m['formula_auc']:.3f}")
+    out.print("weights: " + ", ".join(f"{k} {v:+.2f}" for k, v in m["coefficients"].items())
+              + f", intercept {m['intercept']:+.2f}")
+    out.print(f"saved to {report.saved_to}; run `agora score` to apply")
 
 
 def main() -> None:

@@ -11,13 +11,14 @@ file, the key and the reason (:class:`ConfigError`).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["Config", "ConfigError", "AlertsConfig", "load_config", "default_config_path"]
+__all__ = ["Config", "ConfigError", "AlertsConfig", "NotifierConfig", "load_config", "default_config_path"]
 
 _KINDS = ("post", "reply", "mention", "quote", "share", "message", "reaction")
 
@@ -65,6 +66,54 @@ class NlpConfig(_Section):
     device: str = "cpu"
 
 
+class SwayConfig(_Section):
+    """Sway and susceptibility (:mod:`graph.sway`)."""
+
+    window_hours: float = Field(48.0, gt=0)          # a response counts if the answered person spoke this recently
+    baseline_messages: int = Field(10, ge=1, le=10_000)  # the responder's baseline: their last N messages before
+    min_gap: float = Field(0.1, ge=0, le=2)          # stance this close to the baseline gives no direction
+    prior: float = Field(3.0, ge=0, le=1000)         # pseudo-responses shrinking thin evidence toward 0
+
+
+_CHURN_FACTORS = ("activity_drop", "sentiment_drop", "recent_negative", "negative_exposure")
+
+
+class ChurnConfig(_Section):
+    """Churn risk (:mod:`graph.churn`)."""
+
+    window_days: float = Field(30.0, gt=0, le=3660)
+    baseline_windows: int = Field(3, ge=1, le=100)
+    negative_polarity: float = Field(-0.3, ge=-1, le=1)
+    weights: dict[str, float] = Field(default_factory=lambda: {
+        "activity_drop": 0.35, "sentiment_drop": 0.2, "recent_negative": 0.25, "negative_exposure": 0.2})
+    weights_file: Path = Path(".agora/churn_weights.json")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(_CHURN_FACTORS))
+        if unknown:
+            raise ValueError(f"unknown churn factor {unknown[0]!r} (known: {', '.join(_CHURN_FACTORS)})")
+        if any(w < 0 for w in v.values()) or not sum(v.values()) > 0:
+            raise ValueError("churn weights must be >= 0 and not all 0")
+        return v
+
+
+class IncrementalConfig(_Section):
+    """``agora score --incremental``: above this share of people touched by new interactions, rescore fully."""
+
+    max_changed_share: float = Field(0.1, gt=0, le=1)
+
+
+class OutreachConfig(_Section):
+    """``agora outreach`` (:mod:`graph.outreach`): who is influential enough, and when to act."""
+
+    min_influence: float = Field(80.0, ge=0, le=100)    # percentile, overall or in the community
+    negative_share: float = Field(0.5, gt=0, le=1)      # calm: this share of recent messages negative
+    min_churn_risk: float = Field(0.4, gt=0, le=1)      # retain: churn risk at or above this
+    positive_mood: float = Field(0.2, ge=-1, le=1)      # thank: mean polarity at or above this
+
+
 class ScoringConfig(_Section):
     weights: dict[str, float] = Field(
         default_factory=lambda: {"share": 2.0, "quote": 1.5, "reply": 1.0, "mention": 0.5, "message": 1.0, "reaction": 0.3, "post": 0.0}
@@ -73,6 +122,10 @@ class ScoringConfig(_Section):
     resolution: float = Field(1.0, gt=0)
     seed: int = 42
     top_n: int = Field(5, ge=1, le=1000)
+    sway: SwayConfig = SwayConfig()
+    churn: ChurnConfig = ChurnConfig()
+    incremental: IncrementalConfig = IncrementalConfig()
+    outreach: OutreachConfig = OutreachConfig()
 
     @field_validator("weights")
     @classmethod
@@ -227,13 +280,251 @@ class CommunityMoodDropAlert(_Section):
     cooldown_hours: float = Field(24.0, gt=0, le=_YEAR_H)
 
 
+class ChurnRiskAlert(_Section):
+    """An influential customer whose churn risk (``Person.churn_risk``, 0..1, set by scoring) is high."""
+
+    enabled: bool = True
+    min_churn_risk: float = Field(0.7, gt=0, le=1)
+    min_community_influence: float | None = Field(80.0, ge=0, le=100)  # percentile; null: not used
+    min_influence: float | None = Field(80.0, ge=0, le=100)            # percentile; null: not used
+    evidence_days: float = Field(30.0, gt=0, le=3660)  # their messages quoted as evidence: from this many days
+    severity: Severity = "warning"
+    cooldown_hours: float = Field(168.0, gt=0, le=_YEAR_H)
+
+    @model_validator(mode="after")
+    def _some_influence(self) -> "ChurnRiskAlert":
+        if self.min_community_influence is None and self.min_influence is None:
+            raise ValueError("set min_community_influence or min_influence (both are null)")
+        return self
+
+
+class VolumeSpikeAlert(_Section):
+    """Far more messages in the last window than in the windows before (per community and overall)."""
+
+    enabled: bool = True
+    window_hours: float = Field(1.0, gt=0, le=_YEAR_H)
+    baseline_windows: int = Field(24, ge=2, le=10_000)   # the windows before the last one
+    min_ratio: float = Field(3.0, gt=1, le=1_000_000)    # last window / baseline mean, at least
+    min_z: float | None = Field(3.0, gt=0, le=1000)      # and a z-score against the baseline of at least (null: not used)
+    min_messages: int = Field(20, ge=1, le=100_000_000)  # in the last window
+    per_community: bool = True
+    overall: bool = True
+    severity: Severity = "warning"
+    cooldown_hours: float = Field(6.0, gt=0, le=_YEAR_H)
+
+    @model_validator(mode="after")
+    def _some_scope(self) -> "VolumeSpikeAlert":
+        if not (self.per_community or self.overall):
+            raise ValueError("per_community and overall are both false: the rule can never fire")
+        return self
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ALERT_RULES = ("influencer_negative", "new_influencer", "community_mood_drop", "churn_risk", "volume_spike")
+NotifierType = Literal["log", "webhook", "slack", "email"]
+
+
+class NotifierConfig(_Section):
+    """Where alerts go. ``type`` says how; secrets (HMAC key, SMTP password, the
+    Slack webhook URL, which is a secret too) are read from the environment
+    variables named by ``secret_env``, ``password_env`` and ``url_env``."""
+
+    type: NotifierType
+    name: str | None = None                  # default: the type; unique among notifiers
+    url: str | None = None                   # webhook, slack: http(s):// endpoint ...
+    url_env: str | None = None               # ... or the variable holding it
+    secret_env: str | None = None            # webhook: variable holding the HMAC-SHA256 key (required)
+    host: str | None = None                  # email: SMTP server
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    ca_file: Path | None = None              # email: CA bundle to trust (default: the system's)
+    username: str | None = None
+    password_env: str | None = None
+    sender: str | None = None                # email: From
+    to: list[str] = Field(default_factory=list)
+    severities: list[Severity] = Field(default_factory=lambda: ["info", "warning", "critical"])
+    rules: list[str] | None = None           # null: every rule
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    retries: int = Field(3, ge=0, le=20)     # attempts after the first
+    backoff_s: float = Field(1.0, ge=0, le=600)       # wait before the first retry, doubled each time
+    backoff_max_s: float = Field(30.0, ge=0, le=3600)
+
+    @field_validator("url_env", "secret_env", "password_env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV_NAME.fullmatch(v):
+            raise ValueError(f"{v!r} is not an environment variable name")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, v: list[str] | None) -> list[str] | None:
+        for rule in v or ():
+            if rule not in ALERT_RULES:
+                raise ValueError(f"unknown rule {rule!r} (known: {', '.join(ALERT_RULES)})")
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: list[str]) -> list[str]:
+        for addr in v:
+            if "@" not in addr:
+                raise ValueError(f"{addr!r} is not an e-mail address")
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> "NotifierConfig":
+        if self.name is None:
+            object.__setattr__(self, "name", self.type)
+        if self.type in ("webhook", "slack") and (self.url is None) == (self.url_env is None):
+            raise ValueError(f"a {self.type} notifier needs exactly one of url and url_env")
+        if self.type == "webhook" and self.secret_env is None:
+            raise ValueError("a webhook notifier needs secret_env (the variable holding its HMAC key)")
+        if self.type == "email":
+            if not self.host or not self.sender or not self.to:
+                raise ValueError("an email notifier needs host, sender and to")
+            if self.username and self.security == "none":
+                raise ValueError("refusing to send an SMTP password without TLS (security: none)")
+            if (self.username is None) != (self.password_env is None):
+                raise ValueError("set both username and password_env, or neither")
+        if not self.severities:
+            raise ValueError("severities is empty: the notifier would receive nothing")
+        if self.backoff_max_s < self.backoff_s:
+            raise ValueError("backoff_max_s must be >= backoff_s")
+        return self
+
+    def accepts(self, rule: str, severity: str) -> bool:
+        """Whether an alert of this rule and severity goes to this notifier."""
+        return severity in self.severities and (self.rules is None or rule in self.rules)
+
+
 class AlertsConfig(_Section):
-    """Influencer alerts (:mod:`alerts`): one section per rule."""
+    """Influencer alerts (:mod:`alerts`): one section per rule, then where they are sent."""
 
     enabled: bool = True
     influencer_negative: InfluencerNegativeAlert = InfluencerNegativeAlert()
     new_influencer: NewInfluencerAlert = NewInfluencerAlert()
     community_mood_drop: CommunityMoodDropAlert = CommunityMoodDropAlert()
+    churn_risk: ChurnRiskAlert = ChurnRiskAlert()
+    volume_spike: VolumeSpikeAlert = VolumeSpikeAlert()
+    notifiers: list[NotifierConfig] = Field(default_factory=list)
+    delivery_threads: int = Field(4, ge=1, le=64)  # deliveries run beside the pipeline on this many threads
+
+    @model_validator(mode="after")
+    def _notifiers(self) -> "AlertsConfig":
+        names = [n.name for n in self.notifiers]
+        for i, n in enumerate(self.notifiers):
+            if names.count(n.name) > 1:
+                raise ValueError(f"notifiers.{i}: name {n.name!r} is used twice (give each a name)")
+        return self
+
+
+class TwitterListeningConfig(_Section):
+    """Twitter/X crawler (:mod:`listening.connectors.twitter`); the bearer token is ``$AGORA_TWITTER_BEARER_TOKEN``."""
+
+    brand_user_ids: list[str] = Field(default_factory=list)
+    queries: list[str] = Field(default_factory=list)
+    threads: bool = True
+    max_pages: int = Field(5, ge=1, le=1000)
+    max_results: int = Field(100, ge=10, le=100)
+    max_threads: int = Field(20, ge=0, le=10_000)
+    max_wait_s: float = Field(900.0, ge=0)
+    max_retries: int = Field(4, ge=0, le=20)
+
+    @field_validator("brand_user_ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        for uid in v:
+            if not str(uid).isdigit():
+                raise ValueError(f"{uid!r} is not a numeric user id (the mentions endpoint needs ids, not @names)")
+        return [str(u) for u in v]
+
+
+class TelegramListeningConfig(_Section):
+    """Telegram bot (:mod:`listening.connectors.telegram`); ``$AGORA_TELEGRAM_BOT_TOKEN``, ``$AGORA_TELEGRAM_SECRET_TOKEN``."""
+
+    mode: Literal["polling", "webhook"] = "polling"
+    max_pages: int = Field(10, ge=1, le=1000)
+    max_wait_s: float = Field(60.0, ge=0)
+    timeout_s: float = Field(30.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+
+
+class WebhooksConfig(_Section):
+    """The webhook receivers (:mod:`api.webhooks`) and their durable queue (a Redis stream)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=1, le=65535)
+    redis_url: str = "redis://127.0.0.1:6379/2"
+    stream: str = "agora:webhooks"
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    keep_raw: int = Field(1_000_000, ge=1000)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return v
+
+
+class ListeningConfig(_Section):
+    """Live connectors: crawlers, webhook receivers, and how often the workers' beat crawls."""
+
+    twitter: TwitterListeningConfig = TwitterListeningConfig()
+    telegram: TelegramListeningConfig = TelegramListeningConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    crawl_interval_s: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("crawl_interval_s")
+    @classmethod
+    def _intervals(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, seconds in v.items():
+            if name not in ("twitter", "telegram"):
+                raise ValueError(f"unknown crawled source {name!r} (known: twitter, telegram)")
+            if seconds <= 0:
+                raise ValueError(f"interval of {name!r} must be > 0")
+        return v
+
+
+class ApiConfig(_Section):
+    """``agora serve``: the REST API and the dashboard. Keys: SHA-256 hex digests
+    here, or plain keys in ``$AGORA_API_KEYS`` (comma-separated, hashed at start)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    keys_sha256: list[str] = Field(default_factory=list)
+    map_people: int = Field(300, ge=10, le=5000)  # people drawn at most on the dashboard's map
+
+    @field_validator("keys_sha256")
+    @classmethod
+    def _hashes(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if len(h) != 64 or any(ch not in "0123456789abcdef" for ch in h.lower()):
+                raise ValueError(f"{h[:12]!r}... is not a SHA-256 hex digest (64 hex digits; "
+                                 "put plain keys in $AGORA_API_KEYS instead)")
+        return [h.lower() for h in v]
+
+
+class PrivacyConfig(_Section):
+    """Erasure, pseudonymisation and retention (:mod:`graph.privacy`)."""
+
+    pseudonymise_handles: bool = False
+    pseudonym_secret: str | None = None  # only from $AGORA_PRIVACY__PSEUDONYM_SECRET
+    retention_days: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _secret(self) -> "PrivacyConfig":
+        if self.pseudonymise_handles and not self.pseudonym_secret:
+            raise ValueError("pseudonymise_handles needs a key: set $AGORA_PRIVACY__PSEUDONYM_SECRET")
+        return self
 
 
 class Config(_Section):
@@ -248,6 +539,9 @@ class Config(_Section):
     workers: WorkersConfig = WorkersConfig()
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
+    listening: ListeningConfig = ListeningConfig()
+    api: ApiConfig = ApiConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     brand_accounts: list[str] = Field(default_factory=list)
     source: str = Field("<defaults>", exclude=True)
 
@@ -272,6 +566,8 @@ class Config(_Section):
         object.__setattr__(self, "sample", sample)
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "output", output)
+        churn = self.scoring.churn.model_copy(update={"weights_file": _under(base, self.scoring.churn.weights_file)})
+        object.__setattr__(self, "scoring", self.scoring.model_copy(update={"churn": churn}))
         return self
 
 
@@ -300,7 +596,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         except yaml.YAMLError:
             value = raw
         # Secrets stay strings even when they look like numbers.
-        node[path[-1]] = raw if path[-1] in {"password", "token", "secret"} else value
+        secret = path[-1] in {"password", "token", "secret"} or path[-1].endswith(("_password", "_token", "_secret"))
+        node[path[-1]] = raw if secret else value
     return out
 
 

@@ -8,6 +8,7 @@ scoring sets (never increments) what it writes.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -19,11 +20,14 @@ from typing import Any
 
 from agora.config import Config
 from agora.records import Interaction, ParseIssue
+from graph.churn import ChurnModel
+from graph.incremental import score_incremental
 from graph.projection import EdgeEvent
 from graph.scoring import ScoreResult, score
+from graph.sway import sway_evidence
 from graph.store import GraphStore
 
-__all__ = ["ImportReport", "ScoreReport", "import_path", "classify_pending", "rescore"]
+__all__ = ["ImportReport", "ScoreReport", "import_path", "classify_pending", "rescore", "churn_model"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -49,6 +53,8 @@ class ScoreReport:
     result: ScoreResult
     edges: int
     seconds: float
+    mode: str = "full"
+    touched: int | None = None
 
 
 def import_path(store: GraphStore, path: Path, config: Config, *, fmt: str | None = None,
@@ -63,6 +69,9 @@ def import_path(store: GraphStore, path: Path, config: Config, *, fmt: str | Non
     report = ImportReport(str(path))
     started = time.perf_counter()
 
+    privacy = config.privacy
+    brand = frozenset(config.brand_accounts)
+
     def good() -> Iterator[Interaction]:
         for item in read_path(path, fmt, tz=config.imports.timezone,
                               window_minutes=config.imports.group_chat.window_minutes,
@@ -72,6 +81,10 @@ def import_path(store: GraphStore, path: Path, config: Config, *, fmt: str | Non
                 report.issues.append(item)
                 continue
             report.read += 1
+            if privacy.pseudonymise_handles:
+                from graph.privacy import pseudonymise_interaction
+
+                item = pseudonymise_interaction(item, privacy.pseudonym_secret or "", brand)
             yield item
 
     report.new = store.upsert_interactions(good(), brand_accounts=config.brand_accounts, progress=progress)
@@ -106,24 +119,58 @@ def classify_pending(store: GraphStore, config: Config, *, model: Any = None,
     return len(pending)
 
 
-def rescore(store: GraphStore, config: Config, *, now: datetime | None = None) -> ScoreReport:
-    """Recompute the projection, communities and influence and write them back."""
+def churn_model(config: Config) -> ChurnModel:
+    """The fitted churn model at ``scoring.churn.weights_file`` when there is one, else the formula."""
+    fitted = ChurnModel.load(config.scoring.churn.weights_file)
+    return fitted if fitted.intercept is not None else ChurnModel(dict(config.scoring.churn.weights))
+
+
+def _model_options(config: Config) -> dict[str, Any]:
+    s = config.scoring
+    return {"resolution": s.resolution, "top_n": s.top_n,
+            "sway_options": {"window_hours": s.sway.window_hours, "baseline_messages": s.sway.baseline_messages,
+                             "min_gap": s.sway.min_gap, "prior": s.sway.prior},
+            "churn_options": {"window_days": s.churn.window_days, "baseline_windows": s.churn.baseline_windows,
+                              "negative_polarity": s.churn.negative_polarity},
+            "churn_model": churn_model(config)}
+
+
+def rescore(store: GraphStore, config: Config, *, now: datetime | None = None,
+            incremental: bool = False) -> ScoreReport:
+    """Recompute the projection, communities, influence, sway and churn and write them back.
+
+    With ``incremental``, communities are kept and PageRank warm-started when
+    the interactions added since the last scoring touch at most
+    ``scoring.incremental.max_changed_share`` of the people
+    (:mod:`graph.incremental`); otherwise, and on a first scoring, it is a
+    full rescore. ``ScoreReport.mode`` says which ran.
+    """
     started = time.perf_counter()
     rows = list(store.edge_rows())
     people = store.people()
     brand = {p["id"] for p in people if p["brand"]}
     events = [EdgeEvent(r.source, r.target, r.kind, r.timestamp, r.polarity, r.message_id)
               for r in rows if r.source not in brand and r.target not in brand]
+    messages = [m for m in store.message_rows() if m.person not in brand]
     s = config.scoring
     customers = [p for p in people if p["id"] not in brand]
-    result = score(events, people=[p["id"] for p in customers], weights=s.weights,
-                   half_life_days=s.half_life_days, resolution=s.resolution, seed=s.seed,
-                   previous_communities=store.community_assignment(), now=now, top_n=s.top_n,
-                   mood={p["id"]: (p["sentiment_mean"], p["messages"]) for p in customers})
+    common = dict(people=[p["id"] for p in customers], weights=s.weights, half_life_days=s.half_life_days,
+                  seed=s.seed, now=now, messages=messages,
+                  mood={p["id"]: (p["sentiment_mean"], p["messages"]) for p in customers}, **_model_options(config))
+    mode, touched = "full", None
+    if incremental:
+        previous = store.previous_scores()
+        inc = score_incremental(events, previous_counts=previous["counts"],
+                                previous_communities=previous["communities"], previous_rank=previous["pagerank"],
+                                max_changed_share=s.incremental.max_changed_share, **common)
+        result, mode, touched = inc.result, inc.mode, inc.touched
+    else:
+        result = score(events, previous_communities=store.community_assignment(), **common)
     own = {p["id"]: p for p in people}
+    evidence = sway_evidence(result.sway, result.events or [], result.projection.nodes) if result.sway else {}
     run_id = uuid.uuid4().hex
     store.write_projection(list(result.projection.edges()), run_id)
-    store.write_people_scores([{"id": ps.id, "props": _person_props(ps, own.get(ps.id, {}))}
+    store.write_people_scores([{"id": ps.id, "props": _person_props(ps, own.get(ps.id, {}), evidence.get(ps.id))}
                                for ps in result.people.values()])
     names = {p["id"]: p["name"] for p in people}
     store.write_communities(
@@ -132,15 +179,19 @@ def rescore(store: GraphStore, config: Config, *, now: datetime | None = None) -
         [{"person": ps.id, "community": ps.community} for ps in result.people.values()],
         run_id)
     seconds = time.perf_counter() - started
-    log.info("scored %d people, %d communities from %d interactions in %.1f s",
-             len(result.people), len(result.communities), len(events), seconds)
-    return ScoreReport(result, len(events), seconds)
+    log.info("scored %d people, %d communities from %d interactions in %.1f s (%s)",
+             len(result.people), len(result.communities), len(events), seconds, mode)
+    return ScoreReport(result, len(events), seconds, mode, touched)
 
 
-def _person_props(ps: Any, own: dict[str, Any]) -> dict[str, Any]:
+def _person_props(ps: Any, own: dict[str, Any], evidence: dict[str, Any] | None = None) -> dict[str, Any]:
     props = {"community": ps.community, "influence": ps.influence, "pagerank": ps.pagerank,
              "community_influence": ps.community_influence, "intensity": ps.intensity,
-             "sentiment_mean": own.get("sentiment_mean", ps.sentiment_mean), "messages": own.get("messages", 0)}
+             "sentiment_mean": own.get("sentiment_mean", ps.sentiment_mean), "messages": own.get("messages", 0),
+             "sway": ps.sway, "sway_n": ps.sway_n, "susceptibility": ps.susceptibility,
+             "susceptibility_n": ps.susceptibility_n, "churn_risk": ps.churn_risk,
+             "churn_factors": json.dumps(ps.churn_factors, sort_keys=True),
+             "sway_evidence": json.dumps(evidence or {"sway": [], "susceptibility": []}, sort_keys=True)}
     for key in ("first_seen", "last_seen"):
         if own.get(key) is not None:
             props[key] = own[key]

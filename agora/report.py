@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from agora.config import Config
 from agora.pipeline import classify_pending, import_path, rescore
+from alerts.delivery import Dispatcher, build_notifiers
 from alerts.engine import evaluate, snapshot
 from graph.queries import communities, top_people
 from graph.store import GraphStore
@@ -28,9 +29,13 @@ def run_pipeline(store: GraphStore, config: Config, paths: list[Path] | None = N
     alerts, and return the summary that was also written to ``output.dir/run.json``.
 
     ``alerts`` in the summary are the ones this run raised: a re-run on the
-    same data raises none (they are stored in the graph, de-duplicated)."""
+    same data raises none (they are stored in the graph, de-duplicated).
+    New alerts go to ``alerts.notifiers`` on background threads while the
+    report is built; ``deliveries`` lists each outcome (sent or failed)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    # Built first so that a missing secret stops the run before any work.
+    routes = build_notifiers(config.alerts) if config.alerts.enabled and config.alerts.notifiers else []
     if paths is None:
         from agora.sample import generate_sample
 
@@ -67,6 +72,8 @@ def run_pipeline(store: GraphStore, config: Config, paths: list[Path] | None = N
     t0 = time.perf_counter()
     raised = evaluate(store, config, before) if config.alerts.enabled else []
     timings["alerts"] = time.perf_counter() - t0
+    dispatcher = Dispatcher(store, routes, threads=config.alerts.delivery_threads) if routes and raised else None
+    sending = dispatcher.submit(raised) if dispatcher else []
 
     groups = communities(store, members=True)
     for group in groups:
@@ -81,9 +88,16 @@ def run_pipeline(store: GraphStore, config: Config, paths: list[Path] | None = N
         "counts": {"people": counts["Person"], "accounts": counts["Account"], "messages": counts["Message (stored)"],
                    "communities": counts["Community"]},
         "alerts": [a.as_dict() for a in raised],
+        "deliveries": [],
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "communities": groups,
     }
+    if dispatcher:
+        t0 = time.perf_counter()
+        done = [f.result() for f in sending]  # bounded: retries are finite
+        summary["deliveries"] = [d.as_dict() for d in done if d is not None]
+        dispatcher.close()
+        summary["timings_s"]["deliveries_wait"] = round(time.perf_counter() - t0, 2)
     out_dir = Path(config.output.dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "run.json"

@@ -28,8 +28,8 @@ from typing import Any
 from agora.config import Config
 from alerts.history import _native, acknowledge, ensure_schema, fresh, list_alerts, save_alerts
 from alerts.records import MAX_EVIDENCE, SEVERITIES, Alert, Evidence
-from alerts.rules import (CommunityTop, MessageRow, MoodWindows, PersonRow, community_mood_drop,
-                          influencer_negative, new_influencer)
+from alerts.rules import (OVERALL, ChurnRow, CommunityTop, MessageRow, MoodWindows, PersonRow, VolumeSeries,
+                          churn_risk, community_mood_drop, influencer_negative, new_influencer, volume_spike)
 from graph.store import GraphStore
 
 __all__ = ["Snapshot", "snapshot", "evaluate", "list_alerts", "acknowledge", "newest_message_time"]
@@ -85,6 +85,44 @@ RETURN DISTINCT m.id AS id, m.text AS text, m.ts AS ts, m.polarity AS polarity
 ORDER BY ts DESC, id LIMIT $limit
 """
 
+_CHURN = """
+MATCH (p:Person)
+WHERE p.churn_risk IS NOT NULL AND p.churn_risk >= $min AND coalesce(p.brand, false) = false
+  AND (coalesce(p.community_influence, -1.0) >= $ci OR coalesce(p.influence, -1.0) >= $gi)
+RETURN p.id AS id, p.name AS name, p.community AS community, p.influence AS influence,
+       p.community_influence AS community_influence, p.churn_risk AS churn_risk, p.churn_factors AS churn_factors
+"""
+
+_PERSON_EVIDENCE = """
+MATCH (p:Person {id: $id})<-[:OF]-(:Account)-[:POSTED]->(m:Message)
+WHERE m.ts > $start AND m.ts <= $end
+RETURN m.id AS id, m.text AS text, m.ts AS ts, m.polarity AS polarity
+ORDER BY polarity ASC, ts DESC, id LIMIT $limit
+"""
+
+# Messages per community and window: slot 0 is (end - w, end], slot k the k-th window before it.
+_VOLUME = """
+MATCH (a:Account)-[:POSTED]->(m:Message)
+WHERE m.ts > $start AND m.ts <= $end
+OPTIONAL MATCH (a)-[:OF]->(p:Person)
+WITH p.community AS community, toInteger(floor(($end_s - m.ts.epochSeconds) / $w)) AS slot
+RETURN community, slot, count(*) AS n
+"""
+
+_VOLUME_EVIDENCE = """
+MATCH (p:Person {community: $id})<-[:OF]-(:Account)-[:POSTED]->(m:Message)
+WHERE m.ts > $start AND m.ts <= $end
+RETURN m.id AS id, m.text AS text, m.ts AS ts, m.polarity AS polarity
+ORDER BY ts DESC, id LIMIT $limit
+"""
+
+_VOLUME_EVIDENCE_OVERALL = """
+MATCH (:Account)-[:POSTED]->(m:Message)
+WHERE m.ts > $start AND m.ts <= $end
+RETURN m.id AS id, m.text AS text, m.ts AS ts, m.polarity AS polarity
+ORDER BY ts DESC, id LIMIT $limit
+"""
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -133,7 +171,8 @@ def evaluate(store: GraphStore, config: Config, before: Snapshot | None, now: da
     settings = config.alerts
     if not settings.enabled:
         return []
-    reference = _aware(now) if now is not None else newest_message_time(store)
+    oldest, newest = _message_span(store)  # one scan for both ends: evaluate runs after every batch
+    reference = _aware(now) if now is not None else newest
     if reference is None:
         return []
     ensure_schema(store)
@@ -179,6 +218,28 @@ def evaluate(store: GraphStore, config: Config, before: Snapshot | None, now: da
         for a in found:
             evidence_for[a.id] = (_COMMUNITY_EVIDENCE, {"id": a.subject, "start": mid, "end": reference})
 
+    rule = settings.churn_risk
+    if rule.enabled:
+        rows = store.fetch(_CHURN, min=float(rule.min_churn_risk) - 1e-9, ci=_threshold(rule.min_community_influence),
+                           gi=_threshold(rule.min_influence))
+        found = churn_risk([ChurnRow(PersonRow(r["id"], r["name"], r["community"], r["influence"],
+                                               r["community_influence"]), r["churn_risk"], r["churn_factors"])
+                            for r in rows], rule, reference=reference, created_at=created_at)
+        candidates += found
+        start = reference - timedelta(days=rule.evidence_days)
+        for a in found:
+            evidence_for[a.id] = (_PERSON_EVIDENCE, {"id": a.subject, "start": start, "end": reference})
+
+    rule = settings.volume_spike
+    if rule.enabled:
+        found = volume_spike(_volume_series(store, rule, reference, oldest), rule, reference=reference,
+                             created_at=created_at)
+        candidates += found
+        start = reference - timedelta(hours=rule.window_hours)
+        for a in found:
+            cypher = _VOLUME_EVIDENCE_OVERALL if a.subject == OVERALL else _VOLUME_EVIDENCE
+            evidence_for[a.id] = (cypher, {"id": a.subject, "start": start, "end": reference})
+
     cooldowns = {name: getattr(settings, name).cooldown_hours for name in type(settings).model_fields
                  if hasattr(getattr(settings, name), "cooldown_hours")}
     new = fresh(store, candidates, cooldowns)
@@ -194,6 +255,33 @@ def newest_message_time(store: GraphStore) -> datetime | None:
     """The timestamp of the newest stored message (UTC), or None for an empty graph."""
     rows = store.fetch("MATCH (m:Message) WHERE m.ts IS NOT NULL RETURN max(m.ts) AS newest")
     return _native(rows[0]["newest"]) if rows else None
+
+
+def _message_span(store: GraphStore) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest message times (UTC), or ``(None, None)`` for an empty graph."""
+    rows = store.fetch("MATCH (m:Message) WHERE m.ts IS NOT NULL RETURN min(m.ts) AS oldest, max(m.ts) AS newest")
+    return (_native(rows[0]["oldest"]), _native(rows[0]["newest"])) if rows else (None, None)
+
+
+def _volume_series(store: GraphStore, rule: Any, reference: datetime, oldest: datetime | None) -> list[VolumeSeries]:
+    """Message counts per window, newest first, per community (if ``per_community``) and overall (if ``overall``)."""
+    windows = rule.baseline_windows + 1
+    width = rule.window_hours * 3600.0
+    start = reference - timedelta(seconds=width * windows)
+    counts: dict[str, list[int]] = {}
+    for r in store.fetch(_VOLUME, start=start, end=reference, end_s=reference.timestamp(), w=width):
+        slot = r["slot"]
+        if slot is None or not 0 <= slot < windows:
+            continue
+        for subject in ((OVERALL,) if rule.overall else ()) + ((r["community"],) if rule.per_community and
+                                                                r["community"] is not None else ()):
+            counts.setdefault(subject, [0] * windows)[slot] += r["n"]
+    labels = {r["id"]: r["label"] for r in store.fetch(_COMMUNITIES)} if rule.per_community else {}
+    if rule.overall:
+        counts.setdefault(OVERALL, [0] * windows)
+    # Only whole windows after the first message count: before it there was no data, not silence.
+    covered = max(1, int((reference - oldest).total_seconds() // width)) if oldest else 1
+    return [VolumeSeries(subject, labels.get(subject), tuple(c[:covered])) for subject, c in sorted(counts.items())]
 
 
 def _community_tops(store: GraphStore, depth: int) -> list[CommunityTop]:

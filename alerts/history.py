@@ -2,7 +2,8 @@
 
 Alerts are ``(:Alert {id, key, rule, severity, subject, subject_kind, title,
 reason, evidence, evidence_ids, created_at, event_at, acknowledged,
-acknowledged_at})-[:ABOUT]->(:Person|:Community)``. ``evidence`` is a JSON
+acknowledged_at})-[:ABOUT]->(:Person|:Community)``, with
+``-[:DELIVERY]->(:Delivery)`` per notifier (:mod:`alerts.delivery`). ``evidence`` is a JSON
 string (a property cannot hold a list of maps); ``evidence_ids`` lists the
 message ids, so erasing a person can find the alerts that quote them. The
 ``ABOUT`` link goes when its community is dropped by a later scoring; the
@@ -29,7 +30,7 @@ from neo4j import ManagedTransaction
 from alerts.records import Alert, Evidence
 from graph.store import GraphStore
 
-__all__ = ["ensure_schema", "save_alerts", "fresh", "list_alerts", "acknowledge"]
+__all__ = ["ensure_schema", "save_alerts", "fresh", "list_alerts", "acknowledge", "alert_from_row"]
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,11 @@ def list_alerts(store: GraphStore, since: datetime | None = None, limit: int = 1
 
     ``since`` keeps those created at or after it. Each dict has the fields of
     :class:`~alerts.records.Alert` (``evidence`` as a list of dicts, times as
-    UTC datetimes) plus ``acknowledged`` and ``acknowledged_at``.
+    UTC datetimes) plus ``acknowledged``, ``acknowledged_at`` and
+    ``deliveries`` (each notifier's outcome: ``notifier, status, attempts, error, at``).
     """
+    from alerts.delivery import list_deliveries
+
     ensure_schema(store)
     where = "WHERE a.created_at >= $since" if since is not None else ""
     rows = store.fetch(f"MATCH (a:Alert) {where} RETURN {_FIELDS} ORDER BY created_at DESC, id DESC LIMIT $limit",
@@ -144,6 +148,9 @@ def list_alerts(store: GraphStore, since: datetime | None = None, limit: int = 1
         for key in ("created_at", "event_at", "acknowledged_at"):
             row[key] = _native(row[key])
         row["evidence"] = [_evidence_dict(e) for e in json.loads(row["evidence"] or "[]")]
+    deliveries = list_deliveries(store, [row["id"] for row in rows])
+    for row in rows:
+        row["deliveries"] = deliveries.get(row["id"], [])
     return rows
 
 
@@ -156,6 +163,13 @@ def acknowledge(store: GraphStore, alert_id: str) -> bool:
         "a.acknowledged_at = coalesce(a.acknowledged_at, datetime($at)) RETURN count(a) AS n",
         id=alert_id, at=datetime.now(timezone.utc).isoformat()).single()["n"])
     return bool(n)
+
+
+def alert_from_row(row: Mapping[str, Any]) -> Alert:
+    """An :class:`Alert` back from a :func:`list_alerts` row (e.g. to send it again)."""
+    return Alert(row["id"], row["rule"], row["severity"], row["subject"], row["title"], row["reason"],
+                 tuple(Evidence(e["message_id"], e["text"], e["ts"], e["polarity"]) for e in row["evidence"]),
+                 created_at=row["created_at"], subject_kind=row["subject_kind"], event_at=row["event_at"])
 
 
 def _evidence_dict(data: dict[str, Any]) -> dict[str, Any]:

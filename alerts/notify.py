@@ -1,20 +1,28 @@
 """Notifiers: where a new alert is sent.
 
 A notifier is anything with a ``name`` and ``send(alert) -> None``
-(:class:`Notifier`). ``send`` delivers one alert or raises; it must not
-retry forever (bound every network call with a timeout), since the caller
-(:func:`dispatch`, later a Celery task with bounded retries) decides what to
-do with a failure. Webhook, Slack and e-mail notifiers come later and register
-in :data:`NOTIFIERS`; today there is :class:`LogNotifier`.
+(:class:`Notifier`). ``send`` makes one attempt: it delivers the alert or
+raises (:class:`~alerts.http.PermanentError` when retrying cannot help), and
+bounds every network call with a timeout; retries, backoff and recording the
+outcome are the caller's (:func:`alerts.delivery.deliver`).
+
+:data:`NOTIFIERS` maps each ``alerts.notifiers[].type`` to its class; each
+class builds itself with ``from_settings(settings, environ)``:
+:class:`LogNotifier`, :class:`~alerts.webhook.WebhookNotifier` (signed JSON),
+:class:`~alerts.slack.SlackNotifier` (Block Kit) and
+:class:`~alerts.mail.EmailNotifier` (SMTP, STARTTLS, text and HTML).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from alerts.records import Alert
+
+if TYPE_CHECKING:
+    from agora.config import NotifierConfig
 
 __all__ = ["Notifier", "LogNotifier", "NOTIFIERS", "dispatch"]
 
@@ -37,15 +45,28 @@ class LogNotifier:
 
     name = "log"
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
+    def __init__(self, logger: logging.Logger | None = None, *, name: str = "log") -> None:
         self.logger = logger or log
+        self.name = name
+
+    @classmethod
+    def from_settings(cls, settings: "NotifierConfig", environ: Mapping[str, str]) -> "LogNotifier":
+        return cls(name=settings.name or "log")
 
     def send(self, alert: Alert) -> None:
         level = logging.INFO if alert.severity == "info" else logging.WARNING
         self.logger.log(level, "[%s] %s (%s; %s)", alert.severity, alert.title, alert.reason, alert.id)
 
 
-NOTIFIERS: dict[str, type] = {"log": LogNotifier}
+def _registry() -> dict[str, type]:
+    from alerts.mail import EmailNotifier
+    from alerts.slack import SlackNotifier
+    from alerts.webhook import WebhookNotifier
+
+    return {"log": LogNotifier, "webhook": WebhookNotifier, "slack": SlackNotifier, "email": EmailNotifier}
+
+
+NOTIFIERS: dict[str, type] = _registry()
 
 
 def dispatch(alerts: Iterable[Alert], notifiers: Iterable[Notifier]) -> list[tuple[str, str, Exception]]:

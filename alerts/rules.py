@@ -21,21 +21,31 @@ Rules:
 * :func:`community_mood_drop`: a community whose mean message polarity over the
   last ``window_days`` is lower than over the ``window_days`` before by
   ``drop`` or more.
+* :func:`churn_risk`: an influential customer whose churn risk (set by
+  scoring, 0..1) is at or above ``min_churn_risk``.
+* :func:`volume_spike`: a community (or the whole graph) with far more
+  messages in the last ``window_hours`` than in the ``baseline_windows``
+  windows before it.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from agora.config import CommunityMoodDropAlert, InfluencerNegativeAlert, NewInfluencerAlert
+from agora.config import (ALERT_RULES, ChurnRiskAlert, CommunityMoodDropAlert, InfluencerNegativeAlert, NewInfluencerAlert,
+                          VolumeSpikeAlert)
 from alerts.records import MAX_EVIDENCE, Alert, Evidence, alert_id
 
-__all__ = ["RULES", "PersonRow", "MessageRow", "CommunityTop", "MoodWindows",
-           "influencer_negative", "new_influencer", "community_mood_drop"]
+__all__ = ["RULES", "PersonRow", "MessageRow", "CommunityTop", "MoodWindows", "ChurnRow", "VolumeSeries",
+           "OVERALL", "influencer_negative", "new_influencer", "community_mood_drop", "churn_risk", "volume_spike",
+           "churn_factors_text"]
 
-RULES = ("influencer_negative", "new_influencer", "community_mood_drop")
+RULES = ALERT_RULES
+OVERALL = "all"  # the subject of a volume spike across the whole graph
 _EPS = 1e-9  # "at or below" / "at least" must hold for values that print equal to the threshold
 
 
@@ -230,13 +240,148 @@ def community_mood_drop(windows: Iterable[MoodWindows], settings: CommunityMoodD
     return out
 
 
-def _influential(p: PersonRow, s: InfluencerNegativeAlert) -> bool:
+@dataclass(frozen=True, slots=True)
+class ChurnRow:
+    """A scored person with their churn risk (0..1, ``None`` when not computed)
+    and its factors as scoring stored them (a JSON string, ``None`` if absent)."""
+
+    person: PersonRow
+    churn_risk: float | None
+    churn_factors: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSeries:
+    """Message counts of a community (or :data:`OVERALL`) in consecutive
+    windows, the last (newest) window first: ``counts[0]`` is the window
+    ending at the reference time, ``counts[1:]`` the baseline."""
+
+    subject: str
+    label: str | None
+    counts: tuple[int, ...]
+
+
+def churn_risk(rows: Iterable[ChurnRow], settings: ChurnRiskAlert, *, reference: datetime,
+               created_at: datetime) -> list[Alert]:
+    """Influential customers who have become a churn risk.
+
+    A person fires when ``churn_risk >= min_churn_risk``, they are influential
+    (as for :func:`influencer_negative`: community or overall percentile at or
+    above the thresholds, a ``None`` threshold unused) and not a brand
+    account. People whose ``churn_risk`` is ``None`` are skipped. The reason
+    gives the risk, the influence and the factors (largest first); the event
+    time is ``reference``; evidence (their latest messages) is added by the engine.
+
+    >>> t = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    >>> p = PersonRow("tw:1", "Giulia Rossi", "c1", influence=70, community_influence=95)
+    >>> [a.reason for a in churn_risk([ChurnRow(p, 0.82, '{"activity_drop": 0.5, "negative_recent": 0.3}')],
+    ...                               ChurnRiskAlert(), reference=t, created_at=t)]
+    ['churn risk 0.82 (alert at >= 0.70); influence 95/100 within community c1 (alert at >= 80), overall influence 70/100 (alert at >= 80); factors: activity_drop 0.50, negative_recent 0.30']
+    """
+    out, seen = [], set()
+    for row in sorted(rows, key=lambda r: r.person.id):
+        p = row.person
+        if p.id in seen or row.churn_risk is None or p.brand:
+            continue
+        seen.add(p.id)
+        if row.churn_risk < settings.min_churn_risk - _EPS or not _influential(p, settings):
+            continue
+        factors = churn_factors_text(row.churn_factors)
+        out.append(Alert(
+            id=alert_id("churn_risk", p.id, reference, settings.cooldown_hours),
+            rule="churn_risk", severity=settings.severity, subject=p.id, subject_kind="Person",
+            title=f"Influential customer {p.display} may be about to leave",
+            reason=(f"churn risk {row.churn_risk:.2f} (alert at >= {settings.min_churn_risk:.2f}); "
+                    f"{_influence_figures(p, settings)}" + (f"; factors: {factors}" if factors else "")),
+            evidence=(), created_at=created_at, event_at=reference))
+    return out
+
+
+def volume_spike(series: Iterable[VolumeSeries], settings: VolumeSpikeAlert, *, reference: datetime,
+                 created_at: datetime) -> list[Alert]:
+    """Communities (and the whole graph, subject :data:`OVERALL`) whose message
+    volume spiked in the last window.
+
+    With ``n = counts[0]`` and the baseline ``counts[1:]`` (mean ``mu``,
+    population standard deviation ``sd``), a series fires when ``n >=
+    min_messages``, ``n >= min_ratio * mu`` and, if ``min_z`` is set, ``(n -
+    mu) / sd >= min_z`` (a flat baseline, ``sd = 0``, counts as an infinite
+    z for any ``n > mu``). A baseline shorter than ``baseline_windows`` (a
+    graph younger than the windows) is not judged: it would make every first
+    day a spike. The event time is ``reference``; evidence (the latest messages
+    of the window) is added by the engine.
+
+    >>> t = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    >>> s = VolumeSeries("c1", "Ada", (60,) + (10, 12, 8, 10) * 6)
+    >>> [a.title for a in volume_spike([s], VolumeSpikeAlert(), reference=t, created_at=t)]
+    ['Message volume spike in the community around Ada (c1)']
+    """
+    out = []
+    hours = f"{settings.window_hours:g}"
+    for s in sorted(series, key=lambda s: s.subject):
+        if not s.counts or len(s.counts) - 1 < settings.baseline_windows:
+            continue
+        n, base = s.counts[0], s.counts[1:settings.baseline_windows + 1]
+        mu = sum(base) / len(base)
+        sd = math.sqrt(sum((c - mu) ** 2 for c in base) / len(base))
+        if n < settings.min_messages or n < settings.min_ratio * mu - _EPS:
+            continue
+        z = (n - mu) / sd if sd > 0 else (math.inf if n > mu else 0.0)
+        if settings.min_z is not None and z < settings.min_z - _EPS:
+            continue
+        ratio = f"{n / mu:.1f}x" if mu > 0 else "from none"
+        where = "across all communities" if s.subject == OVERALL else f"in {_community_name(s.subject, s.label)}"
+        z_text = "z inf" if math.isinf(z) else f"z {z:.1f}"
+        limits = f"alert at >= {settings.min_messages} messages and >= {settings.min_ratio:g}x" + (
+            f" and z >= {settings.min_z:g}" if settings.min_z is not None else "")
+        out.append(Alert(
+            id=alert_id("volume_spike", s.subject, reference, settings.cooldown_hours),
+            rule="volume_spike", severity=settings.severity, subject=s.subject, subject_kind="Community",
+            title=f"Message volume spike {where}",
+            reason=(f"{n} messages in the {hours} h to {_when(reference)} against a mean of {mu:.1f} "
+                    f"(sd {sd:.1f}) over the {len(base)} windows of {hours} h before: {ratio}, {z_text} ({limits})"),
+            evidence=(), created_at=created_at, event_at=reference))
+    return out
+
+
+def churn_factors_text(raw: str | None, limit: int = 5) -> str:
+    """The churn factors as ``name value, ...``, largest first, from the JSON
+    scoring stores (an object of numbers, a list of names or of
+    ``{"name"/"factor", "value"/"weight"}`` objects); unreadable text is shown as it is, cut.
+
+    >>> churn_factors_text('{"a": 0.1, "b": 0.4}'), churn_factors_text('["fewer messages"]'), churn_factors_text(None)
+    ('b 0.40, a 0.10', 'fewer messages', '')
+    """
+    if not raw:
+        return ""
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError):
+        return raw[:200]
+    items: list[tuple[str, float | None]] = []
+    if isinstance(data, dict):
+        items = [(str(k), v if isinstance(v, (int, float)) else None) for k, v in data.items()]
+    elif isinstance(data, list):
+        for x in data:
+            if isinstance(x, dict):
+                name = x.get("name") or x.get("factor") or json.dumps(x)[:60]
+                value = x.get("value", x.get("weight"))
+                items.append((str(name), value if isinstance(value, (int, float)) else None))
+            else:
+                items.append((str(x), None))
+    else:
+        return str(data)[:200]
+    items.sort(key=lambda kv: -(kv[1] if kv[1] is not None else -math.inf))
+    return ", ".join(f"{k} {v:.2f}" if v is not None else k for k, v in items[:limit])
+
+
+def _influential(p: PersonRow, s: InfluencerNegativeAlert | ChurnRiskAlert) -> bool:
     return ((s.min_community_influence is not None and p.community_influence is not None
              and p.community_influence >= s.min_community_influence - _EPS)
             or (s.min_influence is not None and p.influence is not None and p.influence >= s.min_influence - _EPS))
 
 
-def _influence_figures(p: PersonRow, s: InfluencerNegativeAlert) -> str:
+def _influence_figures(p: PersonRow, s: InfluencerNegativeAlert | ChurnRiskAlert) -> str:
     parts = []
     if p.community_influence is not None:
         limit = f" (alert at >= {s.min_community_influence:g})" if s.min_community_influence is not None else ""

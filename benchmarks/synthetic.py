@@ -45,9 +45,12 @@ def interactions(n: int, people: int, *, communities: int | None = None, mixing:
             dst[where] = rng.choice(members[c], size=len(where), p=popularity[c])
     kinds = rng.choice(KINDS, size=n, p=KIND_P)
     offsets = rng.uniform(0, days * 86_400, size=n)
+    # every message classified, so sway and churn do their full work: a personal mood plus noise
+    mood = rng.uniform(-0.6, 0.6, size=people)
+    polarity = np.clip(mood[src] + rng.normal(0.0, 0.4, size=n), -1.0, 1.0).round(3)
     for i in range(n):
         yield EdgeEvent(f"p{src[i]}", f"p{dst[i]}", str(kinds[i]), T0 - timedelta(seconds=float(offsets[i])),
-                        None, f"m{i}")
+                        float(polarity[i]), f"m{i}")
 
 
 def write_source(folder: Path, n: int, people: int, *, files: int = 1, seed: int = 0) -> list[Path]:

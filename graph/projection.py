@@ -61,6 +61,9 @@ class Projection:
     sentiment_sum: np.ndarray
     now: datetime
     index: dict[str, int] = field(default_factory=dict)
+    # the kept events one by one (position in the input, source, target, time, polarity or NaN, and
+    # whether it is the first event of its message): sway and churn read them without another pass
+    events: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not self.index:
@@ -105,19 +108,30 @@ def project(events: Iterable[EdgeEvent], *, weights: Mapping[str, float], half_l
     index: dict[str, int] = {}
     for node in nodes:
         index.setdefault(node, len(index))
-    kept = [e for e in events if weights.get(e.kind, 0.0) > 0 and e.source != e.target]
+    events = events if isinstance(events, list) else list(events)
+    positions = [i for i, e in enumerate(events) if weights.get(e.kind, 0.0) > 0 and e.source != e.target]
+    kept = [events[i] for i in positions]
     k = len(kept)
     # generator → fromiter: no intermediate Python lists on a million events
     src = np.fromiter((index.setdefault(e.source, len(index)) for e in kept), np.int64, k)
     dst = np.fromiter((index.setdefault(e.target, len(index)) for e in kept), np.int64, k)
     base = np.fromiter((weights[e.kind] for e in kept), np.float64, k)
     t = np.fromiter((e.timestamp.timestamp() for e in kept), np.float64, k)
-    pol = np.fromiter((0.0 if e.polarity is None else e.polarity for e in kept), np.float64, k)
+    pol_nan = np.fromiter((np.nan if e.polarity is None else e.polarity for e in kept), np.float64, k)
+    pol = np.nan_to_num(pol_nan, nan=0.0)
+    mids = [e.message_id for e in kept]
+    if None not in mids and len(set(mids)) == k:  # the common case, without a dict insert per event
+        first = np.ones(k, dtype=bool)
+    else:
+        seen: dict[str | None, int] = {}
+        first = np.fromiter((m is None or seen.setdefault(m, j) == j for j, m in enumerate(mids)), bool, k)
+    per_event = {"position": np.asarray(positions, dtype=np.int64), "src": src, "dst": dst, "t": t,
+                 "polarity": pol_nan, "first": first}
     names = list(index)
     if not k:
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
         return Projection(names, empty_i, empty_i, empty_f, empty_i, empty_f, empty_f,
-                          now or datetime.now(timezone.utc), index)
+                          now or datetime.now(timezone.utc), index, per_event)
     now_s = now.timestamp() if now is not None else float(t.max())
     age_days = np.maximum(now_s - t, 0.0) / _SECONDS_PER_DAY
     w_decayed = base * np.power(0.5, age_days / half_life_days)
@@ -129,4 +143,5 @@ def project(events: Iterable[EdgeEvent], *, weights: Mapping[str, float], half_l
     last = np.full(len(unique), -np.inf)
     np.maximum.at(last, inverse, t)
     when = now if now is not None else datetime.fromtimestamp(now_s, timezone.utc)
-    return Projection(names, unique // len(names), unique % len(names), weight, count, last, senti, when, index)
+    return Projection(names, unique // len(names), unique % len(names), weight, count, last, senti, when, index,
+                      per_event)

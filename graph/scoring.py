@@ -5,14 +5,23 @@ function: project the interactions onto people (:mod:`graph.projection`),
 find communities (:mod:`graph.communities`), and rank influence
 (:mod:`graph.influence`):
 
-* ``influence``: global weighted PageRank as a 0–100 percentile among all
-  scored people;
+* ``influence``: expected reach (:func:`graph.influence.reach`, a truncated
+  Katz centrality of the flow of attention) as a 0–100 percentile among all
+  scored people: it predicts simulated spread better than degree, k-core and
+  PageRank (see tests/graph/test_validation.py); ``pagerank`` keeps the
+  global PageRank;
 * ``community_influence``: PageRank on the person's community's own edges,
   as a 0–100 percentile inside the community. PageRank runs once on the
   union of all communities' internal edges: with a uniform teleport, each
   community's block is proportional to the PageRank of that community alone,
   so the order inside every community (and thus the percentile) is the same;
-* ``intensity``: the decayed weight of the attention the person receives.
+* ``intensity``: the decayed weight of the attention the person receives;
+* ``sway`` / ``susceptibility`` (step 4, :mod:`graph.sway`) with the number
+  of responses each rests on;
+* ``churn_risk`` in [0, 1] and its ``churn_factors`` (step 5, :mod:`graph.churn`).
+
+``assignment`` and ``start`` let :mod:`graph.incremental` keep earlier
+communities and warm-start PageRank after a small batch.
 """
 
 from __future__ import annotations
@@ -23,9 +32,13 @@ from datetime import datetime
 
 import numpy as np
 
+from graph.churn import FACTORS, ChurnModel, churn_factors
 from graph.communities import detect_communities
-from graph.influence import pagerank, percentiles
+from graph.influence import pagerank, percentiles, reach
+from graph.messages import MessageRow, message_arrays, messages_from_events
+from graph.messages import mood as mood_of
 from graph.projection import EdgeEvent, Projection, project
+from graph.sway import SwayResult, projection_responses, sway
 
 __all__ = ["PersonScore", "CommunityScore", "ScoreResult", "score"]
 
@@ -42,6 +55,12 @@ class PersonScore:
     community_influence: float | None
     intensity: float
     sentiment_mean: float | None
+    sway: float = 0.0
+    sway_n: int = 0
+    susceptibility: float = 0.0
+    susceptibility_n: int = 0
+    churn_risk: float = 0.0
+    churn_factors: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +80,31 @@ class ScoreResult:
     people: dict[str, PersonScore]
     communities: dict[str, CommunityScore]
     projection: Projection
+    sway: SwayResult | None = None
+    events: list[EdgeEvent] | None = field(default=None, repr=False)
 
 
 def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: Mapping[str, float],
           half_life_days: float = 30.0, resolution: float = 1.0, seed: int | None = 42,
           previous_communities: Mapping[str, str] | None = None, now: datetime | None = None, top_n: int = 5,
-          mood: Mapping[str, tuple[float | None, int]] | None = None) -> ScoreResult:
+          mood: Mapping[str, tuple[float | None, int]] | None = None,
+          messages: Iterable[MessageRow] | None = None, sway_options: Mapping[str, float] | None = None,
+          churn_options: Mapping[str, float] | None = None, churn_model: ChurnModel | None = None,
+          assignment: Mapping[str, str] | None = None, start: Mapping[str, float] | None = None,
+          projection: Projection | None = None) -> ScoreResult:
     """Score everyone in ``people`` and in ``events``.
 
     ``previous_communities`` (person → id) keeps community ids stable across
     runs; ``mood`` gives each person's (mean polarity, message count), used
     for person and community sentiment (missing: taken from ``events``).
+    ``messages`` are everyone's messages, posts included, for sway and churn
+    (missing: the messages behind ``events``); ``sway_options`` and
+    ``churn_options`` are keyword arguments of :func:`graph.sway.sway` and
+    :func:`graph.churn.churn_factors`; ``churn_model`` turns factors into risk
+    (default: the transparent formula). ``assignment`` (person → community
+    id) is used as is instead of running Leiden; ``start`` (person →
+    PageRank) warm-starts the global PageRank. ``projection``, when given,
+    must be ``project()`` of these very events and arguments: it is reused.
 
     >>> from datetime import datetime, timezone
     >>> t = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -80,15 +113,20 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
     (100.0, 100.0, 3.0)
     """
     events = list(events)
-    proj = project(events, weights=weights, half_life_days=half_life_days, nodes=people, now=now)
-    if mood is None:
-        mood = _mood_from_events(events)
+    proj = projection or project(events, weights=weights, half_life_days=half_life_days, nodes=people, now=now)
     n = proj.n
-    global_rank = pagerank(n, proj.src, proj.dst, proj.weight)
-    global_pct = percentiles(global_rank)
+    msgs = messages_from_events(proj) if messages is None else message_arrays(messages, proj.index, n)
+    if mood is None:
+        mood = mood_of(msgs, proj.nodes)
+    x0 = None
+    if start:
+        x0 = np.array([start.get(node, 1.0 / n) for node in proj.nodes], dtype=float)
+    global_rank = pagerank(n, proj.src, proj.dst, proj.weight, start=x0)
+    global_pct = percentiles(reach(n, proj.src, proj.dst, proj.weight))
     intensity = proj.in_weight()
 
-    assignment = detect_communities(proj, resolution=resolution, seed=seed, previous=previous_communities)
+    if assignment is None:
+        assignment = detect_communities(proj, resolution=resolution, seed=seed, previous=previous_communities)
     community_of = np.array([assignment.get(node, "") for node in proj.nodes], dtype=object)
     inside = (community_of[proj.src] == community_of[proj.dst]) & (community_of[proj.src] != "") \
         if len(proj.src) else np.zeros(0, dtype=bool)
@@ -107,24 +145,29 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
         names = [proj.nodes[i] for i in order]
         communities[cid] = CommunityScore(cid, len(ix), _weighted_mood(names, mood), names[:top_n], names)
 
+    swayed = sway(projection_responses(proj), msgs, n, **(sway_options or {}))
+    now_s = proj.now.timestamp()  # the newest interaction, or the newest message when that is later
+    if now is None and msgs.size:
+        now_s = max(float(msgs.ts.max()), now_s if len(proj.src) else -np.inf)
+    factors = churn_factors(msgs, n, now=now_s, src=proj.src, dst=proj.dst, weight=proj.weight,
+                            influence=global_pct / 100.0, **(churn_options or {}))
+    risk = (churn_model or ChurnModel()).risk(factors)
+
     result_people = {}
-    for i, node in enumerate(proj.nodes):
-        cid = community_of[i] or None
+    # rounded as arrays, then one tolist each: a Python round() per figure costs seconds at 1M
+    columns = zip(proj.nodes, community_of.tolist(), np.round(global_pct, 2).tolist(), global_rank.tolist(),
+                  np.round(local_pct, 2).tolist(), np.round(intensity, 4).tolist(), np.round(swayed.sway, 4).tolist(),
+                  swayed.sway_n.tolist(), np.round(swayed.susceptibility, 4).tolist(),
+                  swayed.susceptibility_n.tolist(), np.round(risk, 4).tolist(), np.round(factors, 4).tolist())
+    no_mood = (None, 0)
+    for node, cid, infl, rank, local, inten, sw, sw_n, sus, sus_n, rk, fac in columns:
         result_people[node] = PersonScore(
-            id=node, community=cid, influence=round(float(global_pct[i]), 2), pagerank=float(global_rank[i]),
-            community_influence=None if cid is None else round(float(local_pct[i]), 2),
-            intensity=round(float(intensity[i]), 4), sentiment_mean=mood.get(node, (None, 0))[0])
+            id=node, community=cid or None, influence=infl, pagerank=rank,
+            community_influence=local if cid else None, intensity=inten,
+            sentiment_mean=mood.get(node, no_mood)[0], sway=sw, sway_n=sw_n, susceptibility=sus,
+            susceptibility_n=sus_n, churn_risk=rk, churn_factors=dict(zip(FACTORS, fac)))
     ordered = dict(sorted(communities.items(), key=lambda kv: (-kv[1].size, kv[0])))
-    return ScoreResult(result_people, ordered, proj)
-
-
-def _mood_from_events(events: list[EdgeEvent]) -> dict[str, tuple[float | None, int]]:
-    """Each source's mean polarity over its distinct classified messages."""
-    by_person: dict[str, dict[str, float]] = {}
-    for e in events:
-        if e.polarity is not None and e.message_id is not None:
-            by_person.setdefault(e.source, {})[e.message_id] = e.polarity
-    return {p: (sum(m.values()) / len(m), len(m)) for p, m in by_person.items()}
+    return ScoreResult(result_people, ordered, proj, swayed, events)
 
 
 def _weighted_mood(names: list[str], mood: Mapping[str, tuple[float | None, int]]) -> float | None:

@@ -40,6 +40,7 @@ from neo4j.exceptions import AuthError, ConstraintError, ServiceUnavailable, Ses
 
 from agora.records import Interaction, Kind, Sentiment
 from graph.cypher_guard import WriteQueryError, check_read_only
+from graph.messages import MessageRow
 
 __all__ = ["GraphStore", "EdgeRow", "WriteQueryError", "connect"]
 
@@ -340,6 +341,27 @@ class GraphStore:
                     continue
                 best[key] = EdgeRow(r["source"], r["target"], kind, r["ts"].to_native(), r["polarity"], r["message"])
         return iter(best.values())
+
+    def message_rows(self) -> list[MessageRow]:
+        """Every stored message (posts included) with its author's person id,
+        time and polarity: the activity and mood that sway and churn read."""
+        rows = []
+        with self.driver.session(database=self.database, fetch_size=10_000) as session:
+            for r in session.run("MATCH (a:Account)-[:POSTED]->(m:Message) WHERE m.ts IS NOT NULL "
+                                 "MATCH (a)-[:OF]->(p:Person) RETURN p.id AS person, m.id AS id, m.ts AS ts, "
+                                 "m.polarity AS polarity"):
+                rows.append(MessageRow(r["id"], r["person"], r["ts"].to_native(), r["polarity"]))
+        return rows
+
+    def previous_scores(self) -> dict[str, Any]:
+        """What the last scoring left: person → PageRank and community, and the
+        projection's pair counts ``(source, target) → count`` (for incremental rescoring)."""
+        people = self.fetch("MATCH (p:Person) WHERE p.pagerank IS NOT NULL "
+                            "RETURN p.id AS id, p.pagerank AS pagerank, p.community AS community")
+        pairs = self.fetch("MATCH (a:Person)-[e:INTERACTS]->(b:Person) RETURN a.id AS s, b.id AS t, e.count AS c")
+        return {"pagerank": {r["id"]: r["pagerank"] for r in people},
+                "communities": {r["id"]: r["community"] for r in people if r["community"] is not None},
+                "counts": {(r["s"], r["t"]): r["c"] for r in pairs}}
 
     def people(self) -> list[dict[str, Any]]:
         """Every person with name, brand flag, message count and mean polarity."""

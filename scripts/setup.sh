@@ -26,6 +26,12 @@ pip install --upgrade pip
 # The CPU build of torch first, so nothing below pulls a multi-GB CUDA build.
 pip install "torch==2.13.0"
 if [ "$mode" = dev ]; then
+  # The dashboard tests drive Debian's Chromium through playwright; playwright never downloads a browser here.
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "agora setup: installing Debian's chromium (dashboard tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  fi
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
   pip install -e ".[dev]"
 else
   pip install -e .

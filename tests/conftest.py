@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +23,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` beside the repository (skips when absent)."""
-    path = REPO.parent / "shared" / "data"
+    """``../shared/data`` beside the repository, or ``$AGORA_SHARED_DATA`` (skips when absent)."""
+    path = Path(os.environ.get("AGORA_SHARED_DATA") or REPO.parent / "shared" / "data")
     if not path.is_dir():
         pytest.skip(f"shared data not found at {path}")
     return path

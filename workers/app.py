@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from celery import Celery, Task, chain
+from celery import Celery, Task, chain, signature
 from celery.local import Proxy
 from celery.signals import worker_process_shutdown
 from neo4j.exceptions import ConstraintError, DatabaseError, ServiceUnavailable, SessionExpired, TransientError
@@ -44,8 +44,8 @@ from agora.config import Config, load_config
 from workers import observe
 from workers.limits import BudgetExhausted
 
-__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "crawl_source", "TASK_NAMES",
-           "CRAWL_TASK", "RESCORE_LOCK"]
+__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "crawl_source",
+           "TASK_NAMES", "RESCORE_LOCK", "CRAWL_TASK", "CRAWL_SOURCE_TASK"]
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,13 @@ _RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, DatabaseError,
 #: bound, ``max_retries``, comes from the config through ``task_annotations``.
 _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "retry_backoff_max": 120,
                           "retry_jitter": True}
-TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore")
-CRAWL_TASK = "agora.crawl_source"
+TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore", "agora.evaluate_alerts")
 RESCORE_LOCK = "agora:lock:rescore"
+CRAWL_TASK = "agora.crawl"
+CRAWL_LOCK = "agora:lock:crawl:{}"
+#: A crawl of a ``workers.crawls`` source under the shared rate-limit budget (:mod:`workers.crawl`); it takes
+#: the same lock as ``agora.crawl`` (:func:`workers.limits.lock_key` = ``CRAWL_LOCK``), so the two never overlap.
+CRAWL_SOURCE_TASK = "agora.crawl_source"
 GRAPH_WRITE_LOCK = "agora:lock:graph-write"
 
 
@@ -95,15 +99,22 @@ def _settings(config: Config) -> dict[str, Any]:
         "broker_heartbeat": 60,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_annotations": {name: {"max_retries": w.max_retries} for name in (*TASK_NAMES, CRAWL_TASK)},
+        "task_annotations": {name: {"max_retries": w.max_retries}
+                             for name in (*TASK_NAMES, CRAWL_TASK, CRAWL_SOURCE_TASK)},
         "beat_schedule": {
             # A rescore nobody ran within one interval is superseded by the next one:
             # workers that were down do not come back to a pile of rescores.
             "rescore": {"task": "agora.rescore", "schedule": w.rescore_interval_s,
-                        "options": {"expires": w.rescore_interval_s}},
-            # One entry per configured source, superseded like rescores; the crawl
+                        "options": {"expires": w.rescore_interval_s,
+                                    "link": signature("agora.evaluate_alerts")}},
+            # One crawl pass per configured source (listening.crawl_interval_s); a pass nobody ran
+            # in time is superseded by the next one, which resumes from the same cursor.
+            **{f"crawl-{name}": {"task": CRAWL_TASK, "schedule": seconds, "args": (name,),
+                                 "options": {"expires": seconds}}
+               for name, seconds in config.listening.crawl_interval_s.items()},
+            # One entry per workers.crawls source, superseded like rescores; the crawl
             # lock makes an overlapping one return at once.
-            **{f"crawl:{name}": {"task": CRAWL_TASK, "schedule": w.crawl_every(name), "args": (name,),
+            **{f"crawl:{name}": {"task": CRAWL_SOURCE_TASK, "schedule": w.crawl_every(name), "args": (name,),
                                  "options": {"expires": w.crawl_every(name)}} for name in w.crawls},
         },
     }
@@ -160,8 +171,8 @@ class _Resources:
                 self._model = load_model(n.model, batch_size=n.batch_size, max_length=n.max_length, device=n.device)
             return self._model
 
-    def rescore_lock(self) -> Any:
-        """The lock every worker takes around a rescore, or ``None`` when no Redis is configured."""
+    def rescore_lock(self, name: str = RESCORE_LOCK) -> Any:
+        """The lock every worker takes around a rescore (or ``name``), or ``None`` when no Redis is configured."""
         w = self.config().workers
         with self._lock:
             if self._redis is None:
@@ -171,7 +182,7 @@ class _Resources:
                     return None
                 self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
         # The lease outlives no holder: a worker killed at the hard time limit frees it then.
-        return self._redis.lock(RESCORE_LOCK, timeout=w.task_time_limit_s)
+        return self._redis.lock(name, timeout=w.task_time_limit_s)
 
     def redis(self) -> redis.Redis:
         """The Redis shared by all workers (the result backend's, else the broker's), for locks and budgets."""
@@ -195,6 +206,9 @@ _ALL_RESOURCES: weakref.WeakSet[_Resources] = weakref.WeakSet()
 
 @worker_process_shutdown.connect
 def _close_stores(**_: Any) -> None:
+    from alerts.delivery import close_dispatchers
+
+    close_dispatchers()  # deliveries in flight finish (bounded by their retries) while the store is open
     for res in list(_ALL_RESOURCES):
         res.close()
 
@@ -247,12 +261,60 @@ def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
     sees what was imported before it was sent.
     """
     from agora.pipeline import rescore as run_rescore
+    from alerts.engine import snapshot
 
     res = _resources(self)
     with _one_at_a_time(res):
+        before = snapshot(res.store(), depth=100)  # for evaluate_alerts' new_influencer rule
         report = run_rescore(res.store(), res.config())
     return {"people": len(report.result.people), "communities": len(report.result.communities),
-            "interactions": report.edges, "seconds": round(report.seconds, 2)}
+            "interactions": report.edges, "seconds": round(report.seconds, 2), "before": before.as_dict()}
+
+
+def _evaluate_alerts(self: Task, previous: Any = None) -> dict[str, Any]:
+    """Run the alert rules after a rescore (``previous`` is its result, with the snapshot
+    taken before it) and hand new alerts to the notifiers on this process's delivery
+    threads, with any a crash left undelivered: the task returns without waiting
+    for them. Returns the new alert ids."""
+    from alerts.delivery import process_dispatcher
+    from alerts.engine import Snapshot, evaluate
+
+    res = _resources(self)
+    before = previous.get("before") if isinstance(previous, dict) else None
+    raised = evaluate(res.store(), res.config(), Snapshot.from_dict(before) if before else None)
+    dispatcher = process_dispatcher(res.store(), res.config().alerts)
+    if dispatcher is not None:
+        dispatcher.submit(raised)
+        dispatcher.resume()
+    return {"alerts": [a.id for a in raised]}
+
+
+def _crawl(self: Task, source: str) -> dict[str, Any]:
+    """One crawl pass of ``source`` (:func:`listening.connectors.crawl`), one at a time per source.
+
+    A pass already running elsewhere makes this one a no-op (the cursor is
+    shared through the graph, so the next pass goes on from it). A rate limit
+    that needs a long wait reschedules the task for the reset time; what was
+    read before it is stored and the cursor points at the refused page.
+    """
+    import time
+
+    from listening.connectors import REGISTRY, RateLimited, crawl
+
+    res = _resources(self)
+    config = res.config()
+    lock = res.rescore_lock(CRAWL_LOCK.format(source))
+    if lock is not None and not lock.acquire(blocking=False):
+        return {"source": source, "skipped": "another crawl of this source is running"}
+    try:
+        report = crawl(REGISTRY[source](config), res.store(), brand_accounts=config.brand_accounts)
+    except RateLimited as exc:
+        raise self.retry(exc=exc, countdown=max(exc.reset_at - time.time(), 1.0))
+    finally:
+        if lock is not None:
+            with contextlib.suppress(redis.exceptions.LockError):
+                lock.release()
+    return {"source": source, "pages": report.pages, "read": report.read, "new": report.new}
 
 
 def _crawl_source(self: Task, name: str) -> dict[str, Any]:
@@ -292,8 +354,10 @@ def make_app(config: Config | None = None) -> Celery:
         celery.add_defaults(lambda: _settings(res.config()))
     else:
         celery.conf.update(_settings(config))
-    for name, fun in zip((*TASK_NAMES, CRAWL_TASK), (_ingest_path, _classify, _rescore, _crawl_source)):
+    for name, fun in zip((*TASK_NAMES, CRAWL_SOURCE_TASK), (_ingest_path, _classify, _rescore, _evaluate_alerts,
+                                                          _crawl_source)):
         celery.task(name=name, bind=True, shared=False, **_RETRY)(fun)
+    celery.task(name=CRAWL_TASK, bind=True, shared=False, **_RETRY)(_crawl)
     return celery
 
 
@@ -302,12 +366,13 @@ _default_app = app
 ingest_path: Task = Proxy(lambda: _default_app.tasks["agora.ingest_path"])
 classify: Task = Proxy(lambda: _default_app.tasks["agora.classify"])
 rescore: Task = Proxy(lambda: _default_app.tasks["agora.rescore"])
-crawl_source: Task = Proxy(lambda: _default_app.tasks[CRAWL_TASK])
+evaluate_alerts: Task = Proxy(lambda: _default_app.tasks["agora.evaluate_alerts"])
+crawl_source: Task = Proxy(lambda: _default_app.tasks[CRAWL_SOURCE_TASK])
 
 
 def ingest_chain(path: str | Path, fmt: str | None = None, *, app: Celery | None = None,
                  queue: str | None = None) -> Any:
-    """ingest → classify → rescore, as one Celery chain on ``app`` (this module's by default).
+    """ingest → classify → rescore → evaluate_alerts, as one Celery chain on ``app`` (this module's by default).
 
     ``queue`` routes every step to that queue (``chain.apply_async(queue=...)``
     would route only the first one; the rest would go to the default queue).
@@ -316,4 +381,5 @@ def ingest_chain(path: str | Path, fmt: str | None = None, *, app: Celery | None
     options = {"queue": queue} if queue else {}
     return chain(celery.signature("agora.ingest_path", args=(str(path), fmt), immutable=True, options=options),
                  celery.signature("agora.classify", options=options),
-                 celery.signature("agora.rescore", options=options))
+                 celery.signature("agora.rescore", options=options),
+                 celery.signature("agora.evaluate_alerts", options=options))

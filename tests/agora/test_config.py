@@ -52,6 +52,12 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     ("alerts:\n  community_mood_drop:\n    cooldown_hours: 0\n", "alerts.community_mood_drop.cooldown_hours"),
     ("alerts:\n  community_mood_drop:\n    trheshold: 0.3\n", "alerts.community_mood_drop.trheshold"),
     ("alerts:\n  churn:\n    enabled: true\n", "alerts.churn"),
+    # influence model (issue 5)
+    ("scoring:\n  sway:\n    window_hours: 0\n", "scoring.sway.window_hours"),
+    ("scoring:\n  churn:\n    weights:\n      mood: 1\n", "scoring.churn.weights"),
+    ("scoring:\n  churn:\n    weights:\n      activity_drop: 0\n", "scoring.churn.weights"),
+    ("scoring:\n  outreach:\n    min_influence: 101\n", "scoring.outreach.min_influence"),
+    ("scoring:\n  incremental:\n    max_changed_share: 0\n", "scoring.incremental.max_changed_share"),
 ])
 def test_bad_value_is_one_line_naming_file_and_key(tmp_path: Path, text: str, key: str) -> None:
     path = write(tmp_path, text)
@@ -92,3 +98,15 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={"AGORA_GRAPH__BOLT_PORT": "99999"})
     assert str(info.value).startswith(f"{path} (overridden by $AGORA_GRAPH__BOLT_PORT): graph.bolt_port: ")
+
+
+def test_scoring_sections_are_all_written_and_the_churn_weights_file_resolves(tmp_path: Path) -> None:
+    import yaml
+
+    config = load_config(default_config_path(), environ={})
+    data = yaml.safe_load(default_config_path().read_text())["scoring"]
+    assert set(data) == set(type(config.scoring).model_fields)
+    for section in ("sway", "churn", "incremental", "outreach"):
+        assert set(data[section]) == set(type(getattr(config.scoring, section)).model_fields), section
+    config = load_config(write(tmp_path, "scoring:\n  churn:\n    weights_file: w.json\n"), environ={})
+    assert config.scoring.churn.weights_file == tmp_path / "w.json"

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agora.config import AlertsConfig, ConfigError, default_config_path, load_config
+from typing import get_args
+
+from agora.config import AlertsConfig, ConfigError, NotifierConfig, NotifierType, default_config_path, load_config
 from alerts.notify import NOTIFIERS, LogNotifier, Notifier, dispatch
 from alerts.records import Alert
 
@@ -47,8 +49,13 @@ def alert(severity: str = "critical") -> Alert:
 
 @pytest.mark.parametrize("name", sorted(NOTIFIERS))
 def test_every_notifier_meets_the_contract(name: str) -> None:
-    notifier = NOTIFIERS[name]()
-    assert isinstance(notifier, Notifier) and notifier.name == name
+    """Each registered type can be configured and builds itself from its settings;
+    test_notifiers.py sends through each one to a real local server."""
+    assert name in get_args(NotifierType)
+    assert callable(getattr(NOTIFIERS[name], "from_settings", None)) and callable(NOTIFIERS[name].send)
+    notifier = NOTIFIERS["log"].from_settings(NotifierConfig(type="log", name="audit"), {})
+    assert isinstance(notifier, Notifier) and notifier.name == "audit"
+    assert set(get_args(NotifierType)) == set(NOTIFIERS)
 
 
 def test_log_notifier_and_dispatch(caplog: pytest.LogCaptureFixture) -> None:

@@ -236,3 +236,76 @@ def test_cooldown_holds_back_an_alert_just_past_a_window_edge(store: GraphStore)
     save_alerts(store, [early])
     cooldown = {"influencer_negative": 24.0}
     assert fresh(store, [early, late, next_day], cooldown) == [next_day]
+
+
+# -- churn_risk and volume_spike on a real graph ----------------------------------------------
+
+def set_churn(store: GraphStore, person: str, risk: float | None, factors: str | None = None) -> None:
+    """What the scoring branch writes on Person nodes: churn_risk (0..1) and churn_factors (JSON)."""
+    store._write(lambda tx: tx.run("MATCH (p:Person {id: $id}) SET p.churn_risk = $risk, p.churn_factors = $f",
+                                   id=person, risk=risk, f=factors).consume())
+
+
+def test_churn_risk_on_a_real_graph(store: GraphStore, tmp_path: Path) -> None:
+    g = Graph()
+    g.circles()
+    sad = [g.add(GIULIA, T - timedelta(days=d), -0.6, text=f"Sto pensando di cambiare marca ({d})") for d in (2, 5)]
+    g.write(store)
+    cfg = config(tmp_path, "  influencer_negative:\n    enabled: false\n")
+    rescore(store, cfg)
+    assert evaluate(store, cfg, None) == []  # nobody has a churn risk yet: people without one are skipped
+    set_churn(store, "tw:giulia", 0.86, '{"activity_drop": 0.4, "negative_recent": 0.3}')
+    set_churn(store, "tw:a11", 0.99)   # at risk but not influential
+    set_churn(store, "tw:marco", 0.4)  # influential but not at risk
+
+    alerts = evaluate(store, cfg, None)
+    assert [(a.rule, a.subject) for a in alerts] == [("churn_risk", "tw:giulia")]
+    alert = alerts[0]
+    assert alert.title == "Influential customer Giulia Rossi may be about to leave"
+    assert alert.reason.startswith("churn risk 0.86 (alert at >= 0.70); influence ")
+    assert alert.reason.endswith("factors: activity_drop 0.40, negative_recent 0.30")
+    assert [e.message_id for e in alert.evidence[:2]] == [sad[0], sad[1]]  # her most negative recent messages
+    assert store.fetch("MATCH (a:Alert)-[:ABOUT]->(p:Person) RETURN p.id AS p") == [{"p": "tw:giulia"}]
+    assert evaluate(store, cfg, None) == []  # once per cooldown
+    loose = config(tmp_path, "  influencer_negative:\n    enabled: false\n  churn_risk:\n    min_influence: 0\n"
+                             "    cooldown_hours: 1\n")
+    assert [a.subject for a in evaluate(store, loose, None)] == ["tw:a11"]  # the looser threshold: the figures are real
+
+
+def test_volume_spike_on_a_real_graph(store: GraphStore, tmp_path: Path) -> None:
+    g = Graph()
+    g.circles()
+    g.write(store)
+    cfg = config(tmp_path, "  influencer_negative:\n    enabled: false\n")
+    rescore(store, cfg)
+    giulia_c = store.fetch("MATCH (p:Person {id: 'tw:giulia'}) RETURN p.community AS c")[0]["c"]
+    # Steady chatter: 6 messages an hour for the day before, in Giulia's circle.
+    steady = Graph("s")
+    for h in range(1, 25):
+        for k in range(6):
+            steady.add(A[k], T - timedelta(hours=h, minutes=10 * k + 1), 0.1, to=GIULIA)
+    steady.write(store)
+    assert [a for a in evaluate(store, cfg, None) if a.rule == "volume_spike"] == []
+
+    burst = Graph("b")
+    ids = [burst.add(A[i % 12], T - timedelta(minutes=50 - i), -0.5, to=GIULIA, text=f"app down again {i}")
+           for i in range(25)]
+    burst.write(store)
+    alerts = [a for a in evaluate(store, cfg, None) if a.rule == "volume_spike"]
+    assert sorted(a.subject for a in alerts) == sorted(["all", giulia_c])
+    mine = next(a for a in alerts if a.subject == giulia_c)
+    # The last hour ends at the newest message (T, Giulia's own post): 25 + that one.
+    assert mine.reason.startswith("26 messages in the 1 h to 2025-06-01 12:00 UTC against a mean of 6.0 (sd 0.0)")
+    assert [e.message_id for e in mine.evidence] == ["tw:m" + str(len(g.items) - 1)] + ids[::-1][:4]
+    assert store.fetch("MATCH (a:Alert {rule: 'volume_spike'})-[:ABOUT]->(c:Community) RETURN c.id AS c") == \
+        [{"c": giulia_c}]  # the overall alert has no node to link to
+    assert [a for a in evaluate(store, cfg, None) if a.rule == "volume_spike"] == []
+
+
+def test_volume_spike_waits_for_a_whole_baseline(store: GraphStore, tmp_path: Path) -> None:
+    burst = Graph("young")
+    for i in range(40):
+        burst.add(A[i % 12], T - timedelta(minutes=59 - i), 0.0, to=GIULIA)
+    burst.write(store)
+    cfg = config(tmp_path)
+    assert evaluate(store, cfg, None) == []  # a graph an hour old has no baseline: not a spike

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from agora.config import CommunityMoodDropAlert, InfluencerNegativeAlert, NewInfluencerAlert
+from agora.config import ChurnRiskAlert, CommunityMoodDropAlert, InfluencerNegativeAlert, NewInfluencerAlert, VolumeSpikeAlert
 from alerts.records import Alert, Evidence, alert_id, bucket
+from alerts.rules import OVERALL, ChurnRow, VolumeSeries, churn_factors_text, churn_risk, volume_spike
 from alerts.rules import (CommunityTop, MessageRow, MoodWindows, PersonRow, community_mood_drop,
                           influencer_negative, new_influencer)
 
@@ -156,3 +157,97 @@ def test_alert_keeps_five_pieces_of_evidence_and_cuts_long_texts() -> None:
     assert Evidence.from_dict(alert.evidence[0].as_dict()) == alert.evidence[0]
     with pytest.raises(ValueError, match="severity"):
         Alert("r:s:1", "r", "urgent", "s", "t", "why", (), NOW)  # type: ignore[arg-type]
+
+
+# -- churn_risk ----------------------------------------------------------------------------
+
+
+def churners(rows: list[ChurnRow], **settings: object) -> list[Alert]:
+    return churn_risk(rows, ChurnRiskAlert(**settings), reference=T, created_at=NOW)
+
+
+def test_churn_risk_fires_with_risk_influence_and_factors() -> None:
+    [alert] = churners([ChurnRow(GIULIA, 0.81, '{"activity_drop": 0.35, "negative_recent": 0.3, "mood_trend": 0.16}')])
+    assert (alert.rule, alert.subject, alert.subject_kind, alert.severity) == ("churn_risk", "tw:1", "Person", "warning")
+    assert alert.title == "Influential customer Giulia Rossi may be about to leave"
+    assert alert.reason.startswith("churn risk 0.81 (alert at >= 0.70); influence 95/100 within community c1")
+    assert alert.reason.endswith("factors: activity_drop 0.35, negative_recent 0.30, mood_trend 0.16")
+    assert alert.id == alert_id("churn_risk", "tw:1", T, 168) and alert.event_at == T and alert.created_at == NOW
+
+
+@pytest.mark.parametrize("row, settings", [
+    (ChurnRow(GIULIA, None, None), {}),                                            # not computed: skipped
+    (ChurnRow(GIULIA, 0.69, None), {}),                                            # under the risk threshold
+    (ChurnRow(PersonRow("tw:2", "Bea", "c1", 79.9, 79.9), 0.99, None), {}),        # not influential enough
+    (ChurnRow(PersonRow("tw:3", "Brand", "c1", 99, 99, brand=True), 0.99, None), {}),
+    (ChurnRow(GIULIA, 0.9, None), {"min_community_influence": None, "min_influence": 61}),
+])
+def test_churn_risk_does_not_fire(row: ChurnRow, settings: dict[str, object]) -> None:
+    assert churners([row], **settings) == []
+
+
+def test_churn_risk_edges() -> None:
+    at = ChurnRow(PersonRow("tw:5", "Dora", "c2", influence=80.0, community_influence=None), 0.7, None)
+    assert [a.subject for a in churners([at])] == ["tw:5"]  # at both thresholds; no factors: none listed
+    assert "factors" not in churners([at])[0].reason
+    assert len(churners([ChurnRow(GIULIA, 0.9), ChurnRow(GIULIA, 0.9)])) == 1
+    assert churn_factors_text("not json {") == "not json {"
+    assert churn_factors_text('[{"name": "fewer messages", "value": 0.2}, {"factor": "negative", "weight": 0.5}]') \
+        == "negative 0.50, fewer messages 0.20"
+
+
+def test_churn_and_volume_thresholds_that_cannot_be_met_are_config_errors() -> None:
+    from pydantic import ValidationError
+
+    for bad in ({"min_churn_risk": 1.2}, {"min_churn_risk": 0}, {"min_community_influence": None, "min_influence": None},
+                {"min_influence": 101}):
+        with pytest.raises(ValidationError):
+            ChurnRiskAlert(**bad)
+    for bad in ({"min_ratio": 1.0}, {"min_ratio": 0.5}, {"window_hours": 0}, {"baseline_windows": 1},
+                {"min_z": 0}, {"per_community": False, "overall": False}, {"min_messages": 0}):
+        with pytest.raises(ValidationError):
+            VolumeSpikeAlert(**bad)
+
+
+# -- volume_spike --------------------------------------------------------------------------
+
+BASE = (10, 12, 8, 10) * 6  # 24 windows, mean 10, sd ~1.41
+
+
+def spikes(series: list[VolumeSeries], **settings: object) -> list[Alert]:
+    return volume_spike(series, VolumeSpikeAlert(**settings), reference=T, created_at=NOW)
+
+
+def test_volume_spike_fires_per_community_and_overall_with_figures() -> None:
+    found = spikes([VolumeSeries("c1", "Ada", (45,) + BASE), VolumeSeries(OVERALL, None, (300,) + (100,) * 24)])
+    assert [(a.subject, a.subject_kind) for a in found] == [(OVERALL, "Community"), ("c1", "Community")]
+    overall, c1 = found
+    assert overall.title == "Message volume spike across all communities"
+    assert "300 messages in the 1 h to 2025-06-01 12:00 UTC against a mean of 100.0 (sd 0.0)" in overall.reason
+    assert "3.0x, z inf" in overall.reason
+    assert c1.title == "Message volume spike in the community around Ada (c1)"
+    assert "45 messages" in c1.reason and "mean of 10.0 (sd 1.4) over the 24 windows of 1 h before: 4.5x, z 24.7" \
+        in c1.reason
+    assert c1.id == alert_id("volume_spike", "c1", T, 6)
+
+
+@pytest.mark.parametrize("counts, settings", [
+    ((29,) + BASE, {}),                               # 2.9x < 3x
+    ((19,) + (0,) * 24, {}),                          # from nothing, but under min_messages 20
+    ((45,) + BASE[:10], {}),                          # a baseline shorter than baseline_windows: not judged
+    ((60,) + (5, 35) * 12, {}),                       # 3x the mean (20) but z 2.7 < 3 on a jumpy baseline
+    ((45,) + BASE, {"min_ratio": 5}),
+    ((45,) + BASE, {"min_messages": 46}),
+])
+def test_volume_spike_does_not_fire(counts: tuple[int, ...], settings: dict[str, object]) -> None:
+    assert spikes([VolumeSeries("c1", None, counts)], **settings) == []
+
+
+def test_volume_spike_edges() -> None:
+    jumpy = VolumeSeries("c1", None, (60,) + (5, 35) * 12)
+    assert [a.subject for a in spikes([jumpy], min_z=None)] == ["c1"]            # ratio alone
+    assert [a.subject for a in spikes([VolumeSeries("c2", None, (20,) + (0,) * 24)])] == ["c2"]  # from nothing
+    assert "from none" in spikes([VolumeSeries("c2", None, (20,) + (0,) * 24)])[0].reason
+    exactly = VolumeSeries("c3", None, (30,) + BASE)                            # exactly 3x
+    assert [a.subject for a in spikes([exactly], min_z=None)] == ["c3"]
+    assert spikes([VolumeSeries("c4", None, (30,) + BASE[:4])], baseline_windows=4)[0].subject == "c4"

@@ -22,7 +22,7 @@ from benchmarks.harness import REPO, start_worker, wait_results, write_config
 from graph.server import EmbeddedServer
 from graph.store import GraphStore
 from tests.workers import fake_connector
-from workers.app import CRAWL_TASK, make_app
+from workers.app import CRAWL_SOURCE_TASK, make_app
 from workers.crawl import crawl_once, cursor_key
 from workers.limits import BudgetExhausted, RateBudget, budget_key, crawl_lock
 
@@ -165,7 +165,7 @@ def test_crawl_source_task_on_two_pool_processes(store: GraphStore, graph_server
     w = start_worker(config_path, graph_server.password(), queue, tmp_path / "worker.log", concurrency=2,
                      env={"FAKE_REDIS_URL": REDIS_URL, "FAKE_FETCH_DELAY_S": "0.3"})
     try:
-        results = [app.signature(CRAWL_TASK, args=("fake",), options={"queue": queue}).apply_async()
+        results = [app.signature(CRAWL_SOURCE_TASK, args=("fake",), options={"queue": queue}).apply_async()
                    for _ in range(2)]
         done = wait_results(results, 120, [w])
     finally:
@@ -182,6 +182,6 @@ def test_beat_schedule_has_one_crawl_per_source(tmp_path: Path) -> None:
                                       crawls={"a": {"connector": "m:f"}, "b": {"connector": "m:f", "interval_s": 30}}),
                          environ={})
     schedule = make_app(config).conf.beat_schedule
-    assert schedule["crawl:a"] == {"task": CRAWL_TASK, "schedule": 120.0, "args": ("a",), "options": {"expires": 120.0}}
+    assert schedule["crawl:a"] == {"task": CRAWL_SOURCE_TASK, "schedule": 120.0, "args": ("a",), "options": {"expires": 120.0}}
     assert schedule["crawl:b"]["schedule"] == 30.0 and schedule["crawl:b"]["args"] == ("b",)
     assert "rescore" in schedule

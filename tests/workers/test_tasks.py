@@ -206,12 +206,13 @@ def _scores(store: GraphStore) -> dict[str, Any]:
 
 
 def _send_chain(app: Celery, w: Worker, path: Path, queue: str) -> tuple[dict[str, Any], int, dict[str, Any]]:
-    """Send ingest → classify → rescore; return the three results."""
+    """Send ingest → classify → rescore → evaluate_alerts; return the first three results."""
     result = ingest_chain(path, app=app, queue=queue).apply_async()
     w.wait_for(result, CHAIN_TIMEOUT_S)
-    rescored = result.get(timeout=10)
-    classified = result.parent.get(timeout=10)
-    ingested = result.parent.parent.get(timeout=10)
+    assert isinstance(result.get(timeout=10)["alerts"], list)  # the alert rules ran after the rescore
+    rescored = result.parent.get(timeout=10)
+    classified = result.parent.parent.get(timeout=10)
+    ingested = result.parent.parent.parent.get(timeout=10)
     return ingested, classified, rescored
 
 
@@ -407,6 +408,6 @@ def test_chain_routes_every_step_to_the_queue(worker_config: Config) -> None:
     app = make_app(worker_config)
     steps = ingest_chain(Path("/data/x"), "jsonl", app=app, queue="q1").tasks
     assert [s.task for s in steps] == list(TASK_NAMES)
-    assert [s.options.get("queue") for s in steps] == ["q1"] * 3
+    assert [s.options.get("queue") for s in steps] == ["q1"] * len(TASK_NAMES)
     assert steps[0].args == ("/data/x", "jsonl") and steps[0].immutable
     json.dumps([dict(s) for s in steps])  # the chain travels as JSON

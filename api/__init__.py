@@ -1,0 +1,1 @@
+"""Agora's HTTP side: the REST API, the webhook receivers and the dashboard (FastAPI)."""

@@ -1,0 +1,123 @@
+"""Every person's messages as time-sorted NumPy arrays, for sway and churn.
+
+Sway and churn read a person's messages in time order (their baseline mood,
+their activity before and after a date), for up to a million messages, so the
+messages are held as parallel arrays sorted by ``(person, time)`` with each
+person's segment found by ``searchsorted`` rather than as Python objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from graph.projection import Projection
+
+__all__ = ["MessageRow", "MessageArrays", "message_arrays", "messages_from_events", "mood"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One message: its author (a person id), time, and polarity in [-1, 1]
+    (``None`` until classified). Posts that address nobody count too: they
+    show a person's activity and mood."""
+
+    id: str
+    person: str
+    timestamp: datetime
+    polarity: float | None = None
+
+
+@dataclass(frozen=True)
+class MessageArrays:
+    """Messages sorted by ``(person, ts)``: ``person`` (node index), ``ts``
+    (epoch seconds), ``polarity`` (NaN when unclassified), and ``start``,
+    where ``start[p]:start[p + 1]`` is person ``p``'s segment."""
+
+    person: np.ndarray
+    ts: np.ndarray
+    polarity: np.ndarray
+    start: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.ts)
+
+    def search(self, people: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Position, in the sorted arrays, of the first message of ``people[i]`` at or after ``t[i]``
+        (the end of their segment when there is none)."""
+        return _search(self, people, t)
+
+    def classified(self) -> "MessageArrays":
+        """Only the messages with a polarity."""
+        keep = ~np.isnan(self.polarity)
+        n = len(self.start) - 1
+        return MessageArrays(self.person[keep], self.ts[keep], self.polarity[keep],
+                             np.searchsorted(self.person[keep], np.arange(n + 1), side="left"))
+
+
+def _search(m: MessageArrays, people: np.ndarray, t: np.ndarray) -> np.ndarray:
+    # A global key (person, ts) turns a per-person search into one vectorised searchsorted.
+    key = m.__dict__.get("_key")
+    if key is None:
+        key = m.person.astype(np.float64) * _span(m) + (m.ts - _t0(m))
+        object.__setattr__(m, "_key", key)  # cached: several searches per scoring
+    lo, hi = _t0(m), float(m.ts.max()) if m.size else 0.0
+    q = people.astype(np.float64) * _span(m) + (np.clip(t, lo - 1.0, hi + 1.0) - lo)
+    return np.searchsorted(key, q, side="left")
+
+
+def _t0(m: MessageArrays) -> float:
+    return float(m.ts.min()) if m.size else 0.0
+
+
+def _span(m: MessageArrays) -> float:
+    # room for any query time inside (t0 - span, t0 + span) without crossing into the next person
+    return 4.0 * (float(m.ts.max() - m.ts.min()) + 1.0) if m.size else 1.0
+
+
+def message_arrays(rows: Iterable[MessageRow], index: Mapping[str, int], n: int) -> MessageArrays:
+    """Sort ``rows`` into :class:`MessageArrays`; authors missing from ``index`` are left out.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    >>> m = message_arrays([MessageRow("m1", "b", t, 0.5), MessageRow("m2", "a", t)], {"a": 0, "b": 1}, 2)
+    >>> m.person.tolist(), m.start.tolist(), [round(float(x), 1) for x in m.polarity]
+    ([0, 1], [0, 1, 2], [nan, 0.5])
+    """
+    rows = [r for r in rows if r.person in index]
+    k = len(rows)
+    person = np.fromiter((index[r.person] for r in rows), np.int64, k)
+    ts = np.fromiter((r.timestamp.timestamp() for r in rows), np.float64, k)
+    pol = np.fromiter((np.nan if r.polarity is None else r.polarity for r in rows), np.float64, k)
+    return _sorted(person, ts, pol, n)
+
+
+def _sorted(person: np.ndarray, ts: np.ndarray, pol: np.ndarray, n: int) -> MessageArrays:
+    order = np.lexsort((ts, person))
+    person, ts, pol = person[order], ts[order], pol[order]
+    start = np.searchsorted(person, np.arange(n + 1), side="left")
+    return MessageArrays(person, ts, pol, start)
+
+
+def messages_from_events(proj: Projection) -> MessageArrays:
+    """The messages behind the projection's events (one per distinct
+    ``message_id``; an event without one is its own message), for callers
+    with no message list."""
+    ev = proj.events
+    if not ev:
+        return _sorted(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), proj.n)
+    first = ev["first"]
+    return _sorted(ev["src"][first], ev["t"][first], ev["polarity"][first], proj.n)
+
+
+def mood(messages: MessageArrays, nodes: list[str]) -> dict[str, tuple[float | None, int]]:
+    """Each person's (mean polarity, classified message count), for people with a classified message."""
+    c = messages.classified()
+    n = len(nodes)
+    count = np.bincount(c.person, minlength=n)
+    total = np.bincount(c.person, weights=c.polarity, minlength=n)
+    return {nodes[i]: (float(total[i] / count[i]), int(count[i])) for i in np.flatnonzero(count).tolist()}

@@ -1,0 +1,11 @@
+"""Live connectors: one module per source behind :class:`~listening.connectors.base.Connector`.
+
+Importing this package registers every connector in
+:data:`~listening.connectors.base.REGISTRY` (``twitter``, ``telegram``,
+``whatsapp``, ``meta``).
+"""
+
+from listening.connectors import meta, telegram, twitter, whatsapp  # noqa: F401  (registers them)
+from listening.connectors.base import REGISTRY, Connector, MappingError, Page, RateLimited, crawl, cursor_key
+
+__all__ = ["REGISTRY", "Connector", "MappingError", "Page", "RateLimited", "crawl", "cursor_key"]

@@ -1,0 +1,151 @@
+"""The connector seam: one small Protocol every live source implements, and the registry.
+
+A connector separates fetching from mapping (like twarc and 4CAT):
+
+* :meth:`Connector.fetch` talks to the platform and yields :class:`Page` objects,
+  each a raw payload exactly as the API returned it plus the cursor to store
+  once that payload is safely in the graph (``None``: do not move the cursor
+  yet, e.g. an older page of a pass that is still running);
+* :meth:`Connector.to_interactions` is pure: one raw payload in, the
+  :class:`~agora.records.Interaction` records out, no I/O. It raises
+  :class:`MappingError` for a payload it cannot read. A connector may also
+  have a pure ``to_claims(raw)`` returning :class:`IdentityClaim` records
+  (phones or e-mails the platform states for an account); :func:`crawl`
+  hands them to identity resolution after the page's interactions are stored.
+
+Push-only sources (WhatsApp, Meta) have nothing to fetch: their payloads come
+through the webhook receivers (:mod:`api.webhooks`); their ``fetch`` yields
+nothing. :func:`crawl` is the one loop that runs a pull connector and moves
+its cursor only after the page it belongs to is stored, so a crash or a rate
+limit never loses a page (it is fetched again, and stored once).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from agora.records import AccountRef, Interaction
+
+__all__ = ["Page", "Connector", "MappingError", "RateLimited", "CrawlReport", "REGISTRY", "register", "crawl",
+           "cursor_key", "IdentityClaim"]
+
+log = logging.getLogger(__name__)
+
+
+class MappingError(ValueError):
+    """A raw payload that cannot be read; ``str()`` says where and why in one line."""
+
+
+class RateLimited(Exception):
+    """The platform said "not before ``reset_at``" (epoch seconds) and waiting that long was not allowed.
+
+    Nothing was lost: the cursor was not moved past the refused page. The
+    caller reschedules the crawl at ``reset_at`` (the Celery task retries with
+    that countdown).
+    """
+
+    def __init__(self, source: str, reset_at: float, detail: str = "") -> None:
+        self.source, self.reset_at = source, reset_at
+        super().__init__(f"{source}: rate limited until epoch {reset_at:.0f}{': ' + detail if detail else ''}")
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityClaim:
+    """A platform's own statement that ``account`` has this ``phone`` or ``email`` (``kind``), e.g. a
+    Telegram user sharing their own contact card. ``value`` is as the platform gave it (normalised when
+    stored, :func:`graph.identity.apply_claims`); ``evidence`` says where it was seen."""
+
+    account: AccountRef
+    kind: str
+    value: str
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One raw payload as the platform sent it, and the cursor to store once it is stored (or ``None``)."""
+
+    raw: Any
+    cursor: str | None = None
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A live source. ``name`` is its registry name and the graph cursor's source key (``platform`` is
+    the ``Interaction.platform`` it produces). ``push`` is true for webhook-only sources."""
+
+    name: str
+    platform: str
+    push: bool
+
+    def fetch(self, cursor: str | None) -> Iterator[Page]:
+        """Pages after ``cursor`` (the last stored one, ``None`` on the first run), oldest cursor first."""
+        ...
+
+    def to_interactions(self, raw: Any) -> list[Interaction]:
+        """Pure mapping of one raw payload; :class:`MappingError` if it cannot be read."""
+        ...
+
+
+#: Registered connector factories by name: ``factory(config) -> Connector``.
+REGISTRY: dict[str, Callable[[Any], Connector]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[Any], Connector]], Callable[[Any], Connector]]:
+    """Class or function decorator adding a connector factory to :data:`REGISTRY` under ``name``."""
+    def deco(factory: Callable[[Any], Connector]) -> Callable[[Any], Connector]:
+        REGISTRY[name] = factory
+        return factory
+    return deco
+
+
+def cursor_key(name: str) -> str:
+    """The ``(:Cursor {source})`` key of a connector.
+
+    >>> cursor_key("twitter")
+    'connector:twitter'
+    """
+    return f"connector:{name}"
+
+
+@dataclass
+class CrawlReport:
+    """What one crawl pass did."""
+
+    source: str
+    pages: int = 0
+    read: int = 0
+    new: int = 0
+    linked: int = 0
+    cursor: str | None = None
+
+
+def crawl(connector: Connector, store: Any, *, brand_accounts: tuple[str, ...] | list[str] = ()) -> CrawlReport:
+    """One pass of a pull connector: fetch from the stored cursor, store each page, then move the cursor.
+
+    Idempotent: a page fetched twice is stored once (interaction ids are the
+    platform's). A page whose payload cannot be mapped stops the pass with
+    :class:`MappingError` before its cursor is stored.
+    """
+    key = cursor_key(connector.name)
+    report = CrawlReport(connector.name, cursor=store.get_cursor(key))
+    for page in connector.fetch(report.cursor):
+        interactions = connector.to_interactions(page.raw)
+        report.pages += 1
+        report.read += len(interactions)
+        report.new += store.upsert_interactions(interactions, brand_accounts=brand_accounts)
+        to_claims = getattr(connector, "to_claims", None)  # optional: phones/e-mails the platform states
+        claims = to_claims(page.raw) if to_claims else []
+        if claims:
+            from graph.identity import apply_claims
+
+            report.linked += apply_claims(store, claims).linked
+        if page.cursor is not None and page.cursor != report.cursor:
+            store.set_cursor(key, page.cursor)
+            report.cursor = page.cursor
+    log.info("crawl %s: %d pages, %d read, %d new, cursor %s", connector.name, report.pages, report.read,
+             report.new, report.cursor)
+    return report
