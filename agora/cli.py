@@ -702,11 +702,23 @@ def _celery_argv(extra: list[str]) -> None:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context,
            concurrency: int = typer.Option(2, "--concurrency", help="Worker processes."),
-           loglevel: str = typer.Option("INFO", "--loglevel")) -> None:
+           loglevel: str = typer.Option("INFO", "--loglevel"),
+           metrics_port: int | None = typer.Option(
+               None, "--metrics-port", min=1, max=65535,
+               help="Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (tasks done/failed, "
+                    "interactions ingested, queue lag), summed over the pool processes.")) -> None:
     """Run a Celery worker for the pipeline tasks (broker: workers.broker_url).
 
-    Extra options are passed to `celery worker`.
+    Extra options are passed to `celery worker` (e.g. -Q QUEUE, --pool=threads).
+    Task events are on, so Flower (`celery -A workers.app flower`) shows every task.
     """
+    if metrics_port is not None:
+        import os
+        import tempfile
+
+        os.environ["AGORA_METRICS_PORT"] = str(metrics_port)
+        # prometheus_client's multiprocess mode: each pool process writes its own files here.
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="agora-metrics-"))
     _celery_argv(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-E", *ctx.args])
 
 

@@ -168,12 +168,42 @@ class SampleConfig(_Section):
     people: int = Field(240, ge=10, le=100_000)
 
 
+class CrawlConfig(_Section):
+    """One scheduled source: ``workers.crawls.<name>``; the connector is ``connector`` (``module:factory``)."""
+
+    connector: str
+    interval_s: float | None = Field(None, gt=0)   # null: workers.crawl_interval_s
+    requests: int = Field(60, ge=1)                # shared rate-limit budget: at most this many fetches
+    per_s: float = Field(60.0, gt=0)               # ... per this many seconds, across all workers
+    page_size: int = Field(500, ge=1, le=100_000)  # interactions written per graph batch
+
+    @field_validator("connector")
+    @classmethod
+    def _factory(cls, v: str) -> str:
+        module, _, attr = v.partition(":")
+        if not module or not attr:
+            raise ValueError(f"{v!r} is not 'module:factory'")
+        return v
+
+
 class WorkersConfig(_Section):
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str | None = "redis://127.0.0.1:6379/1"
     rescore_interval_s: float = Field(900.0, gt=0)
-    task_time_limit_s: float = Field(3600.0, gt=0)
+    task_time_limit_s: float = Field(1500.0, gt=0)
     max_retries: int = Field(5, ge=0, le=100)
+    # Redis broker: an unacknowledged task (its worker died) is redelivered after this;
+    # null means 1.5 × task_time_limit_s. It must exceed the time limit, or a slow task runs twice.
+    visibility_timeout_s: float | None = Field(None, gt=0)
+    # RabbitMQ closes the channel of a consumer holding a message longer than its
+    # consumer_timeout (server default 30 min); the task time limit must stay below it.
+    amqp_consumer_timeout_s: float = Field(1800.0, gt=0)
+    log_format: Literal["text", "json"] = "text"
+    crawl_interval_s: float = Field(300.0, gt=0)
+    crawls: dict[str, CrawlConfig] = {}
+    # Workers take turns (a lock in Redis) for each ingest batch's graph writes: on the
+    # embedded ArcadeDB parallel writers abort each other; on Neo4j leave it off.
+    serial_graph_writes: bool = False
 
     @field_validator("broker_url")
     @classmethod
@@ -181,6 +211,27 @@ class WorkersConfig(_Section):
         if not v.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://", "memory://")):
             raise ValueError("must be a redis:// or amqp:// URL")
         return v
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> "WorkersConfig":
+        if self.visibility_timeout_s is not None and self.visibility_timeout_s <= self.task_time_limit_s:
+            raise ValueError(f"visibility_timeout_s ({self.visibility_timeout_s:g}) must exceed task_time_limit_s "
+                             f"({self.task_time_limit_s:g}), or a running task is delivered twice")
+        if self.broker_url.startswith(("amqp", "pyamqp")) and self.task_time_limit_s >= self.amqp_consumer_timeout_s:
+            raise ValueError(f"task_time_limit_s ({self.task_time_limit_s:g}) must be below amqp_consumer_timeout_s "
+                             f"({self.amqp_consumer_timeout_s:g}, RabbitMQ's consumer_timeout), or RabbitMQ "
+                             "drops the channel of a long task")
+        return self
+
+    @property
+    def visibility_timeout(self) -> float:
+        """The Redis visibility timeout in effect (seconds)."""
+        return self.visibility_timeout_s or self.task_time_limit_s * 1.5
+
+    def crawl_every(self, source: str) -> float:
+        """Seconds between scheduled crawls of ``source``."""
+        crawl = self.crawls.get(source)
+        return crawl.interval_s if crawl and crawl.interval_s else self.crawl_interval_s
 
 
 class OutputConfig(_Section):

@@ -5,14 +5,16 @@ A generator, not a data dump: the same arguments give the same events.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 
 from graph.projection import EdgeEvent
 
-__all__ = ["interactions"]
+__all__ = ["interactions", "write_source"]
 
 KINDS = np.array(["reply", "mention", "quote", "share", "message"])
 KIND_P = np.array([0.45, 0.25, 0.08, 0.07, 0.15])
@@ -49,3 +51,35 @@ def interactions(n: int, people: int, *, communities: int | None = None, mixing:
     for i in range(n):
         yield EdgeEvent(f"p{src[i]}", f"p{dst[i]}", str(kinds[i]), T0 - timedelta(seconds=float(offsets[i])),
                         float(polarity[i]), f"m{i}")
+
+
+def write_source(folder: Path, n: int, people: int, *, files: int = 1, seed: int = 0) -> list[Path]:
+    """Write ``n`` interactions among ``people`` as generic JSON Lines, split over ``files`` files.
+
+    Every row has an id (``synth:m<i>``), an actor, a timestamp and, for
+    responses, a target; a reply points at an earlier message and one row in
+    ten also mentions a third account, so every kind of edge the store writes
+    is exercised. The same arguments give the same files; returns their paths.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    events = list(interactions(n, people, seed=seed))
+    rng = np.random.default_rng(seed + 1)
+    mention = rng.integers(0, people, size=n)
+    with_mention = rng.random(n) < 0.1
+    paths = [folder / f"part-{k:03d}.jsonl" for k in range(files)]
+    per_file = -(-n // files)
+    for k, path in enumerate(paths):
+        lines = []
+        for i in range(k * per_file, min(n, (k + 1) * per_file)):
+            e = events[i]
+            row: dict[str, object] = {"id": f"m{i}", "platform": "synth", "kind": e.kind, "actor": e.source,
+                                      "timestamp": e.timestamp.isoformat(), "text": f"message {i}"}
+            if e.source != e.target:
+                row["target"] = e.target
+            if e.kind in ("reply", "quote", "share") and i:
+                row["parent_id"] = f"m{int(rng.integers(0, i))}"
+            if with_mention[i] and f"p{mention[i]}" not in (e.source, e.target):
+                row["mentions"] = [f"p{mention[i]}"]
+            lines.append(json.dumps(row))
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return paths

@@ -10,7 +10,11 @@ driver retries transient errors itself, and this module retries the
 server that went away, with a bounded backoff. Re-running any write adds
 nothing: messages are keyed by interaction id, accounts by
 ``platform:native_id``, and the person-to-person projection is *set* from the
-messages, never incremented.
+messages, never incremented. A batch first writes the nodes other batches
+share (accounts, parents it points to) in a short transaction, then its
+messages with all their edges in one: messages the graph does not hold yet
+are CREATEd with their edges (which ids exist is read in that transaction),
+messages already stored are MERGEd, so a stored message always has its edges.
 
 Schema (see DESIGN.md): ``(:Account)-[:OF]->(:Person)``,
 ``(:Account)-[:POSTED]->(:Message)``, ``(:Message)-[:ADDRESSES]->(:Account)``
@@ -22,15 +26,17 @@ for the accounts a message responds to, ``(:Message)-[:MENTIONS]->(:Account)``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ContextManager, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
-from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
+from neo4j.exceptions import AuthError, ConstraintError, ServiceUnavailable, SessionExpired, TransientError
 
 from agora.records import Interaction, Kind, Sentiment
 from graph.cypher_guard import WriteQueryError, check_read_only
@@ -92,6 +98,46 @@ MERGE (m)-[:{rel}]->(p)
 
 _PARENT_REL = {Kind.REPLY: "REPLIES_TO", Kind.QUOTE: "QUOTES", Kind.SHARE: "SHARES"}
 
+# The fast path for messages the graph does not hold yet (most of an import). Which
+# ids exist is read first, in the same transaction; a message and all its edges are
+# written in one transaction, so a message that exists with a timestamp has them
+# all, and a new one can CREATE its edges instead of MERGE-ing them (a MERGE of a
+# relationship scans the node's edges). Messages already stored take the MERGE path.
+_KNOWN_MESSAGES = """
+UNWIND $ids AS id
+MATCH (m:Message {id: id})
+RETURN m.id AS id, m.ts IS NOT NULL AS stored
+"""
+
+_KNOWN_ACCOUNTS = """
+UNWIND $keys AS k
+MATCH (a:Account {key: k})
+OPTIONAL MATCH (a)-[:OF]->(p:Person)
+RETURN a.key AS key, a.handle AS handle, a.brand AS brand, count(p) AS owners
+"""
+
+_CREATE_MESSAGES = """
+UNWIND $rows AS r
+MATCH (a:Account {key: r.actor})
+CREATE (a)-[:POSTED]->(m:Message {id: r.id, platform: r.platform, kind: r.kind, ts: datetime(r.ts), text: r.text,
+                                  conversation: r.conversation, parent_id: r.parent_id, source: r.source,
+                                  lang: r.lang})
+"""
+
+_CREATE_ACCOUNT_LINKS = """
+UNWIND $rows AS r
+MATCH (m:Message {id: r.message})
+MATCH (b:Account {key: r.account})
+CREATE (m)-[:{rel}]->(b)
+"""
+
+_CREATE_PARENT_LINKS = """
+UNWIND $rows AS r
+MATCH (m:Message {id: r.message})
+MERGE (p:Message {id: r.parent})
+CREATE (m)-[:{rel}]->(p)
+"""
+
 # Person-level interaction events for scoring: one row per message and target
 # account; a mention of an account the message also addresses is dropped later.
 _EDGE_EVENTS = """
@@ -124,6 +170,10 @@ class GraphStore:
         self.database = database
         self.batch_size = batch_size
         self.max_attempts = max_attempts
+        #: Held around each ingest batch's writes when set (``workers.serial_graph_writes``): a
+        #: server with optimistic page-level concurrency (ArcadeDB) makes parallel writers
+        #: abort each other; taking turns is faster there. ``None``: no guard.
+        self.write_guard: Callable[[], ContextManager[Any]] | None = None
 
     # -- plumbing ---------------------------------------------------------
 
@@ -143,12 +193,14 @@ class GraphStore:
             try:
                 with self.driver.session(database=self.database) as session:
                     return session.execute_write(work)
-            except (ConstraintError, TransientError, ServiceUnavailable, SessionExpired) as exc:
-                if attempt == self.max_attempts:
+            except (ConstraintError, TransientError, ServiceUnavailable, SessionExpired, AuthError) as exc:
+                # A server shutting down tells its open connections that their credentials
+                # "are no longer valid" (ArcadeDB): a restart, not a wrong password.
+                if attempt == self.max_attempts or (isinstance(exc, AuthError) and not _dropped(exc)):
                     raise
                 log.warning("graph write failed (%s: %s); retry %d/%d in %.1f s", type(exc).__name__,
                             str(exc).splitlines()[0][:200], attempt, self.max_attempts - 1, delay)
-                time.sleep(delay)
+                time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: contending writers drift apart
                 delay = min(delay * 2, 10.0)
         raise AssertionError("unreachable")
 
@@ -212,24 +264,39 @@ class GraphStore:
             "text": it.text, "conversation": it.conversation_id, "parent_id": it.parent_id,
             "source": it.source, "lang": it.language, "actor": it.actor.key,
         } for it in batch]
-        addresses = sorted({(it.id, t.key) for it in batch for t in it.targets})
-        mentions = sorted({(it.id, t.key) for it in batch for t in it.mentions})
-        parents: dict[str, list[dict[str, str]]] = {}
-        for it in batch:
-            if it.parent_id and it.kind in _PARENT_REL:
-                parents.setdefault(_PARENT_REL[it.kind], []).append({"message": it.id, "parent": it.parent_id})
+        in_batch = {m["id"] for m in messages}
+        outside_parents = sorted({it.parent_id for it in batch
+                                  if it.parent_id and it.kind in _PARENT_REL and it.parent_id not in in_batch})
+
+        def shared(tx: ManagedTransaction) -> None:
+            # The nodes other batches share (accounts, parents outside the batch) go first, in a
+            # short transaction of their own: concurrent writers then collide only briefly.
+            changed = _changed_accounts(accounts, tx.run(_KNOWN_ACCOUNTS, keys=list(accounts)).data())
+            if changed:
+                tx.run(_UPSERT_ACCOUNTS, rows=changed).consume()
+            if outside_parents:
+                tx.run("UNWIND $ids AS id MERGE (:Message {id: id})", ids=outside_parents).consume()
 
         def work(tx: ManagedTransaction) -> None:
-            tx.run(_UPSERT_ACCOUNTS, rows=list(accounts.values())).consume()
-            tx.run(_UPSERT_MESSAGES, rows=messages).consume()
-            for rel, pairs in (("ADDRESSES", addresses), ("MENTIONS", mentions)):
-                if pairs:
-                    tx.run(_LINK_ACCOUNTS.replace("{rel}", rel),
-                           rows=[{"message": m, "account": a} for m, a in pairs]).consume()
-            for rel, rows in parents.items():
-                tx.run(_LINK_PARENTS.replace("{rel}", rel), rows=rows).consume()
+            # Read inside the transaction: a retried one reads again.
+            known = {r["id"]: r["stored"] for r in tx.run(_KNOWN_MESSAGES, ids=[m["id"] for m in messages])}
+            absent = [m for m in messages if m["id"] not in known]
+            if absent:
+                tx.run(_CREATE_MESSAGES, rows=absent).consume()
+            merged = [m for m in messages if m["id"] in known]  # stored, or a parent placeholder
+            if merged:
+                tx.run(_UPSERT_MESSAGES, rows=merged).consume()
+            new = [it for it in batch if not known.get(it.id)]
+            old = [it for it in batch if known.get(it.id)]
+            for group, account_links, parent_links in ((new, _CREATE_ACCOUNT_LINKS, _CREATE_PARENT_LINKS),
+                                                        (old, _LINK_ACCOUNTS, _LINK_PARENTS)):
+                for rel, rows in _link_rows(group).items():
+                    query = parent_links if rel in _PARENT_REL.values() else account_links
+                    tx.run(query.replace("{rel}", rel), rows=rows).consume()
 
-        self._write(work)
+        with self.write_guard() if self.write_guard else contextlib.nullcontext():
+            self._write(shared)
+            self._write(work)
 
     # -- sentiment --------------------------------------------------------
 
@@ -402,6 +469,37 @@ class GraphStore:
                 tx.rollback()
                 tx.close()
         return rows
+
+
+def _changed_accounts(wanted: dict[str, dict[str, Any]], stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The account rows that :data:`_UPSERT_ACCOUNTS` would change: new accounts, accounts without a person,
+    and accounts whose handle or brand flag differs."""
+    have = {r["key"]: r for r in stored}
+    out = []
+    for key, row in wanted.items():
+        old = have.get(key)
+        if (old is None or not old["owners"] or bool(old["brand"]) != row["brand"]
+                or (row["handle"] is not None and row["handle"] != old["handle"])):
+            out.append(row)
+    return out
+
+
+def _link_rows(batch: list[Interaction]) -> dict[str, list[dict[str, str]]]:
+    """Each interaction's edges by relationship type, one row per distinct (message, account or parent)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for rel, pairs in (("ADDRESSES", {(it.id, t.key) for it in batch for t in it.targets}),
+                       ("MENTIONS", {(it.id, t.key) for it in batch for t in it.mentions})):
+        if pairs:
+            out[rel] = [{"message": m, "account": a} for m, a in sorted(pairs)]
+    for it in batch:
+        if it.parent_id and it.kind in _PARENT_REL:
+            out.setdefault(_PARENT_REL[it.kind], []).append({"message": it.id, "parent": it.parent_id})
+    return out
+
+
+def _dropped(exc: AuthError) -> bool:
+    """An authentication error that means the server dropped a connection that was authenticated."""
+    return "no longer valid" in str(exc)
 
 
 def _iso(value: Any) -> str:

@@ -9,6 +9,13 @@ on graph or broker outages, a bounded number of times
 each delete the other's projection and communities, so every worker takes a
 lock in Redis (the result backend's, else the broker's) around it.
 
+``agora.crawl_source(name)`` crawls one source of ``workers.crawls`` under its
+crawl lock and shared rate-limit budget (:mod:`workers.crawl`); beat sends it
+every ``crawl_interval_s`` (or the source's own ``interval_s``). A task whose
+worker dies is delivered again: at once when a pool process dies, after
+``workers.visibility_timeout_s`` on Redis when the whole worker does.
+Metrics and structured logs: :mod:`workers.observe`.
+
 Start a worker with ``agora worker`` and the scheduler with ``agora beat``;
 the config file is taken from ``$AGORA_CONFIG`` like every command. The
 module-level :data:`app` reads the configuration the first time it is used,
@@ -31,17 +38,23 @@ import redis
 from celery import Celery, Task, chain, signature
 from celery.local import Proxy
 from celery.signals import worker_process_shutdown
-from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
+from neo4j.exceptions import ConstraintError, DatabaseError, ServiceUnavailable, SessionExpired, TransientError
 
 from agora.config import Config, load_config
+from workers import observe
+from workers.limits import BudgetExhausted
 
-__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "TASK_NAMES",
-           "RESCORE_LOCK", "CRAWL_TASK"]
+__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "crawl_source",
+           "TASK_NAMES", "RESCORE_LOCK", "CRAWL_TASK", "CRAWL_SOURCE_TASK"]
 
 log = logging.getLogger(__name__)
 
-_RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, ConnectionError, TimeoutError,
-              redis.ConnectionError, redis.TimeoutError)
+# DatabaseError: a graph server shutting down fails the running query with
+# Neo.DatabaseError.General.UnknownError; ConstraintError: two workers MERGE-ing the same
+# node at once, beyond the store's own retries. The tasks are idempotent, so a bounded
+# retry is safe.
+_RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, DatabaseError, ConstraintError, ConnectionError,
+              TimeoutError, redis.ConnectionError, redis.TimeoutError)
 #: Autoretry with exponential backoff (1, 2, 4 ... s, at most 120 s, jittered); the
 #: bound, ``max_retries``, comes from the config through ``task_annotations``.
 _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "retry_backoff_max": 120,
@@ -50,6 +63,10 @@ TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore", "agora.eva
 RESCORE_LOCK = "agora:lock:rescore"
 CRAWL_TASK = "agora.crawl"
 CRAWL_LOCK = "agora:lock:crawl:{}"
+#: A crawl of a ``workers.crawls`` source under the shared rate-limit budget (:mod:`workers.crawl`); it takes
+#: the same lock as ``agora.crawl`` (:func:`workers.limits.lock_key` = ``CRAWL_LOCK``), so the two never overlap.
+CRAWL_SOURCE_TASK = "agora.crawl_source"
+GRAPH_WRITE_LOCK = "agora:lock:graph-write"
 
 
 def _settings(config: Config) -> dict[str, Any]:
@@ -68,14 +85,22 @@ def _settings(config: Config) -> dict[str, Any]:
         "accept_content": ["json"],
         "result_expires": 24 * 3600,
         "broker_connection_retry_on_startup": True,
-        # Redis only (amqp ignores them): redeliver an unacknowledged task after the
-        # hard time limit, and never wait on a connect forever.
-        "broker_transport_options": {"visibility_timeout": w.task_time_limit_s * 1.5,
-                                     "socket_connect_timeout": 10},
+        # Redis only (amqp ignores them): redeliver an unacknowledged task (its worker
+        # died) once the visibility timeout, longer than the hard time limit, has
+        # passed, sweeping for such tasks at least every 10 s; never wait on a
+        # connect or a reply forever.
+        "broker_transport_options": {"visibility_timeout": w.visibility_timeout,
+                                     "unacked_restore_interval": max(1.0, min(10.0, w.visibility_timeout / 10)),
+                                     "unacked_restore_throttle": 1,
+                                     "socket_connect_timeout": 10, "socket_timeout": 30},
         "redis_socket_connect_timeout": 10,
+        "redis_socket_timeout": 30,
+        "broker_connection_timeout": 10,
+        "broker_heartbeat": 60,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_annotations": {name: {"max_retries": w.max_retries} for name in (*TASK_NAMES, CRAWL_TASK)},
+        "task_annotations": {name: {"max_retries": w.max_retries}
+                             for name in (*TASK_NAMES, CRAWL_TASK, CRAWL_SOURCE_TASK)},
         "beat_schedule": {
             # A rescore nobody ran within one interval is superseded by the next one:
             # workers that were down do not come back to a pile of rescores.
@@ -87,6 +112,10 @@ def _settings(config: Config) -> dict[str, Any]:
             **{f"crawl-{name}": {"task": CRAWL_TASK, "schedule": seconds, "args": (name,),
                                  "options": {"expires": seconds}}
                for name, seconds in config.listening.crawl_interval_s.items()},
+            # One entry per workers.crawls source, superseded like rescores; the crawl
+            # lock makes an overlapping one return at once.
+            **{f"crawl:{name}": {"task": CRAWL_SOURCE_TASK, "schedule": w.crawl_every(name), "args": (name,),
+                                 "options": {"expires": w.crawl_every(name)}} for name in w.crawls},
         },
     }
 
@@ -113,7 +142,25 @@ class _Resources:
                 from agora.connections import open_store
 
                 self._store = open_store(self.config())
+                if self.config().workers.serial_graph_writes:
+                    self._store.write_guard = self._graph_write_turn
             return self._store
+
+    @contextlib.contextmanager
+    def _graph_write_turn(self) -> Iterator[None]:
+        """Hold :data:`GRAPH_WRITE_LOCK` for one batch; its lease (120 s) frees it if the holder dies."""
+        if self.rescore_lock() is None:
+            yield
+            return
+        assert self._redis is not None
+        lock = self._redis.lock(GRAPH_WRITE_LOCK, timeout=120)
+        if not lock.acquire(blocking=True, blocking_timeout=self.config().workers.task_time_limit_s / 2):
+            raise TimeoutError(f"no turn at {GRAPH_WRITE_LOCK} within half the task time limit")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):  # a batch longer than the lease
+                lock.release()
 
     def model(self) -> Any:
         with self._lock:
@@ -137,6 +184,14 @@ class _Resources:
                 self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
         # The lease outlives no holder: a worker killed at the hard time limit frees it then.
         return self._redis.lock(name, timeout=w.task_time_limit_s)
+
+    def redis(self) -> redis.Redis:
+        """The Redis shared by all workers (the result backend's, else the broker's), for locks and budgets."""
+        if self.rescore_lock() is None:
+            raise ValueError("workers.broker_url or workers.result_backend must be a redis:// URL for crawls "
+                             "(their locks and rate-limit budgets live in Redis)")
+        assert self._redis is not None
+        return self._redis
 
     def close(self) -> None:
         if self._store is not None:
@@ -169,6 +224,7 @@ def _ingest_path(self: Task, path: str, fmt: str | None = None) -> dict[str, Any
 
     res = _resources(self)
     report = import_path(res.store(), Path(path), res.config(), fmt=fmt)
+    observe.count_ingested(report.read, report.new)
     return {"path": report.path, "read": report.read, "new": report.new, "skipped": len(report.issues)}
 
 
@@ -262,6 +318,30 @@ def _crawl(self: Task, source: str) -> dict[str, Any]:
     return {"source": source, "pages": report.pages, "read": report.read, "new": report.new}
 
 
+def _crawl_source(self: Task, name: str) -> dict[str, Any]:
+    """One crawl pass of the configured source ``name`` (see :mod:`workers.crawl`).
+
+    An exhausted rate-limit budget is retried when the budget will have a token again.
+    """
+    from workers.crawl import crawl_once
+
+    res = _resources(self)
+    try:
+        result = crawl_once(res.config(), name, res.store(), res.redis(),
+                            on_page=lambda n: observe.count_ingested(n, 0))
+    except BudgetExhausted as exc:
+        raise self.retry(exc=exc, countdown=exc.retry_in)
+    except Exception as exc:
+        reset_at = getattr(exc, "reset_at", None)  # listening.connectors' RateLimited: come back then
+        if type(exc).__name__ == "RateLimited" and reset_at is not None:
+            import time
+
+            raise self.retry(exc=exc, countdown=max(1.0, float(reset_at) - time.time()))
+        raise
+    return {"source": result.source, "pages": result.pages, "read": result.read, "new": result.new,
+            "cursor": result.cursor, "busy": result.busy}
+
+
 def make_app(config: Config | None = None) -> Celery:
     """A Celery app with Agora's tasks, configured from ``config.workers``.
 
@@ -275,7 +355,8 @@ def make_app(config: Config | None = None) -> Celery:
         celery.add_defaults(lambda: _settings(res.config()))
     else:
         celery.conf.update(_settings(config))
-    for name, fun in zip(TASK_NAMES, (_ingest_path, _classify, _rescore, _evaluate_alerts)):
+    for name, fun in zip((*TASK_NAMES, CRAWL_SOURCE_TASK), (_ingest_path, _classify, _rescore, _evaluate_alerts,
+                                                          _crawl_source)):
         celery.task(name=name, bind=True, shared=False, **_RETRY)(fun)
     celery.task(name=CRAWL_TASK, bind=True, shared=False, **_RETRY)(_crawl)
     return celery
@@ -287,6 +368,7 @@ ingest_path: Task = Proxy(lambda: _default_app.tasks["agora.ingest_path"])
 classify: Task = Proxy(lambda: _default_app.tasks["agora.classify"])
 rescore: Task = Proxy(lambda: _default_app.tasks["agora.rescore"])
 evaluate_alerts: Task = Proxy(lambda: _default_app.tasks["agora.evaluate_alerts"])
+crawl_source: Task = Proxy(lambda: _default_app.tasks[CRAWL_SOURCE_TASK])
 
 
 def ingest_chain(path: str | Path, fmt: str | None = None, *, app: Celery | None = None,
