@@ -10,7 +10,6 @@ dashboard's static files needs an API key (:mod:`api.auth`).
 from __future__ import annotations
 
 import logging
-from importlib.util import find_spec
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,22 +54,15 @@ def create_app(config: Config) -> FastAPI:
     app.state.keys = keys
     app.state.cache = TTLCache()
 
+    from api import webhooks
     from api.routes import alerts, communities, export, map, outreach, people, query
 
     secured = [Depends(require_key)]
     for module in (people, communities, alerts, outreach, query, export, map):
         app.include_router(module.router, prefix="/api", dependencies=secured)
-    # The webhook receivers are built on another branch: included when the module exists
-    # (an error inside it still surfaces; only its absence is tolerated).
-    # They authenticate by platform signature, not API key; ``configure`` gives them their state.
-    if find_spec("api.webhooks") is not None:
-        import api.webhooks as webhooks
-
-        if hasattr(webhooks, "configure"):
-            webhooks.configure(app, config)
-        app.include_router(webhooks.router)
-    else:
-        log.debug("api.webhooks not available: no webhook receivers")
+    # The webhook receivers authenticate by platform signature, not API key.
+    webhooks.configure(app, config)
+    app.include_router(webhooks.router)
 
     @app.get("/health", tags=["health"], summary="Liveness: is the app up and the graph reachable")
     def health(request: Request) -> dict[str, object]:
@@ -80,12 +72,6 @@ def create_app(config: Config) -> FastAPI:
         except Exception:  # health reports, never fails
             graph = False
         return {"status": "ok", "graph": graph}
-
-    @app.get("/api/features", tags=["health"], summary="Optional parts present in this build",
-             dependencies=secured)
-    def features() -> dict[str, bool]:
-        """Whether explanations and the outreach list are installed (the dashboard asks before calling them)."""
-        return {"explanation": find_spec("graph.explain") is not None, "outreach": find_spec("graph.outreach") is not None}
 
     @app.exception_handler(ServiceUnavailable)
     @app.exception_handler(SessionExpired)

@@ -8,7 +8,6 @@ const KEY = "agora.apiKey";
 const view = document.getElementById("view");
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const fmt = (v, digits = 0) => (v === null || v === undefined ? "n/a" : Number(v).toFixed(digits));
-let features = null;
 let routeToken = 0;
 
 (function takeKeyFromUrl() {
@@ -77,8 +76,6 @@ async function route() {
   const token = ++routeToken;
   view.innerHTML = '<p class="muted">Loading…</p>';
   try {
-    if (!features) features = await api("features");
-    document.querySelector('nav a[data-page="outreach"]').hidden = !features.outreach;
     await pages[name](view, decodeURIComponent(rest.join("/")), token);
     if (token === routeToken) {
       window.agoraReadyAt = performance.now(); // read by benchmarks/dashboard.py
@@ -92,7 +89,6 @@ async function route() {
 
 function showLogin(message = "") {
   view.innerHTML = "";
-  features = null;
   document.getElementById("logout").hidden = true;
   document.getElementById("login").hidden = false;
   document.getElementById("login-error").textContent = message;
@@ -417,7 +413,6 @@ async function showAlerts(root, _arg, token) {
 
 async function showOutreach(root, _arg, token) {
   root.innerHTML = "<h1>Outreach</h1><p class=\"muted\">Whom to contact first, and why.</p><div id=\"outreach\"></div>";
-  if (!features.outreach) { root.querySelector("#outreach").innerHTML = '<p class="muted">The outreach list is not installed in this build.</p>'; return; }
   const rows = await api("outreach?limit=50");
   if (token !== routeToken) return;
   const known = rows.length && rows.every((r) => "id" in r && "reason" in r);
@@ -440,14 +435,12 @@ async function showPerson(root, id, token) {
     </div>
     <div class="card"><h2>Accounts</h2><ul class="plain">${p.accounts.map((a) => `<li>${esc(a.platform)} · <b>${esc(a.handle || "")}</b> <span class="muted">${esc(a.key)}</span></li>`).join("")}</ul></div>
     ${p.churn_factors ? `<div class="card"><h2>Churn factors</h2>${renderValue(p.churn_factors)}</div>` : ""}
-    <div class="card" id="explanation"><h2>Why these scores</h2><p class="muted">${features.explanation ? "Loading…" : "Explanations are not installed in this build."}</p></div>
+    <div class="card" id="explanation"><h2>Why these scores</h2><p class="muted">Loading…</p></div>
     <div class="card"><h2>Talks most with</h2><ul class="plain">${p.top_contacts.map((c) => `<li>${personLink(c.id, c.name)} <span class="muted">weight ${fmt(c.weight, 2)}, ${c.count} interactions</span></li>`).join("") || '<li class="muted">nobody yet</li>'}</ul></div>
     <div class="card"><h2>Recent messages</h2><ul class="plain">${p.recent_messages.map((m) => `<li><span class="muted">${esc(new Date(m.ts).toLocaleString())} · ${esc(m.platform)} ${esc(m.kind)}</span> <span class="${moodClass(m.polarity)}">${fmt(m.polarity, 2)}</span><br>${esc(m.text ?? "(text removed)")}</li>`).join("") || '<li class="muted">none</li>'}</ul></div>`;
-  if (features.explanation) {
-    const ex = await api(`people/${encodeURIComponent(id)}/explanation`);
-    if (token !== routeToken) return;
-    root.querySelector("#explanation").innerHTML = `<h2>Why these scores</h2>${renderValue(ex)}`;
-  }
+  const ex = await api(`people/${encodeURIComponent(id)}/explanation`);
+  if (token !== routeToken) return;
+  root.querySelector("#explanation").innerHTML = `<h2>Why these scores</h2>${renderValue(ex)}`;
 }
 
 // Render any JSON (explanations, outreach rows) readably: lists of records as tables, records as definition lists.

@@ -128,14 +128,12 @@ def _json_or_none(value: Any) -> Any:
 
 
 @router.get("/people/{person_id}/explanation", summary="Why this person scores as they do",
-            responses={404: {"description": "No such person"}, 501: {"description": "Explanations not installed"}})
+            responses={404: {"description": "No such person"}})
 def explanation(person_id: str, store: Annotated[GraphStore, Depends(get_store)],
                 config: Annotated[Config, Depends(get_config)]) -> dict[str, Any]:
     """Top contributors, counts by kind and the sentiment trail (``graph.explain``)."""
-    try:
-        from graph.explain import explain_person
-    except ImportError:
-        raise HTTPException(501, "explanations are not available in this build (graph.explain is missing)") from None
+    from graph.explain import explain_person
+
     if not store.fetch("MATCH (p:Person {id: $id}) RETURN p.id AS id", id=person_id):
         raise HTTPException(404, f"no person {person_id!r}")
     return plain(explain_person(store, person_id, config=config))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import httpx
@@ -70,8 +69,8 @@ def test_people_search_filter_and_pages(api_server: ApiServer) -> None:
         strong = c.get("/api/people", params={"min_influence": 80, "limit": 500}).json()
         assert 0 < strong["total"] < first["total"]
         assert all(p["influence"] >= 80 for p in strong["items"])
-        # churn risk is written by another branch's scoring: filtering on it never errors
-        assert c.get("/api/people", params={"min_churn_risk": 0.5}).status_code == 200
+        risky = c.get("/api/people", params={"min_churn_risk": 0.5, "limit": 500}).json()
+        assert risky["total"] < first["total"] and all(p["churn_risk"] >= 0.5 for p in risky["items"])
         assert c.get("/api/people", params={"limit": 0}).status_code == 422
         assert c.get("/api/people", params={"sort": "nonsense"}).status_code == 422
 
@@ -151,24 +150,16 @@ def test_cypher_endpoint_reads(api_server: ApiServer) -> None:
         assert huge.status_code == 400 and huge.json()["detail"].startswith("query failed")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("graph.explain") is not None, reason="graph.explain is installed")
-def test_explanation_and_outreach_answer_501_until_installed(api_server: ApiServer) -> None:
+def test_explanation_and_outreach(api_server: ApiServer) -> None:
     with api_server.client() as c:
-        assert c.get("/api/features").json() == {"explanation": False, "outreach": False}
         top = c.get("/api/people", params={"limit": 1}).json()["items"][0]
         r = c.get(f"/api/people/{top['id']}/explanation")
-        assert r.status_code == 501 and "graph.explain" in r.json()["detail"]
-        r = c.get("/api/outreach")
-        assert r.status_code == 501 and "graph.outreach" in r.json()["detail"]
-
-
-@pytest.mark.skipif(importlib.util.find_spec("graph.explain") is None,
-                    reason="graph.explain is built on another branch; the route answers 501 until it is merged")
-def test_explanation_and_outreach_when_installed(api_server: ApiServer) -> None:
-    with api_server.client() as c:
-        top = c.get("/api/people", params={"limit": 1}).json()["items"][0]
-        assert c.get(f"/api/people/{top['id']}/explanation").status_code == 200
-        assert isinstance(c.get("/api/outreach", params={"limit": 5}).json(), list)
+        assert r.status_code == 200
+        ex = r.json()
+        assert ex["person"]["id"] == top["id"] and ex["contributors"]["in"] and ex["sentiment_trail"]
+        assert c.get("/api/people/nobody:here/explanation").status_code == 404
+        rows = c.get("/api/outreach", params={"limit": 5}).json()
+        assert 0 < len(rows) <= 5 and all(row["reason"] and row["action"] for row in rows)
 
 
 def test_export_downloads(api_server: ApiServer, graph: GraphStore) -> None:
