@@ -28,7 +28,7 @@ import yaml
 from agora.records import Interaction, Kind
 from graph.store import GraphStore
 
-__all__ = ["REPO", "free_port", "write_config", "WorkerProcess", "start_worker", "PrivateRedis", "expected_counts",
+__all__ = ["REPO", "free_port", "write_config", "die_with_parent", "WorkerProcess", "start_worker", "PrivateRedis", "expected_counts",
            "graph_counts", "wait_results", "Progress"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,17 +42,19 @@ def free_port() -> int:
 
 
 def write_config(folder: Path, *, graph_uri: str, database: str, broker: str, backend: str | None,
-                 batch_size: int = 2000, **workers: Any) -> Path:
-    """A worker's config.yaml: graph and brokers as given, the graph password left to the environment."""
+                 batch_size: int = 2000, extra: dict[str, Any] | None = None, **workers: Any) -> Path:
+    """A worker's config.yaml: graph and brokers as given, ``workers`` keys from the keyword
+    arguments, other top-level sections from ``extra``; the graph password is left to the environment."""
     data = {"graph": {"uri": graph_uri, "user": "root", "database": database, "batch_size": batch_size},
-            "workers": {"broker_url": broker, "result_backend": backend, **workers}}
+            "workers": {"broker_url": broker, "result_backend": backend, **workers}, **(extra or {})}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child is killed when the process that started it dies (PR_SET_PDEATHSIG)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -135,7 +137,7 @@ def start_worker(config: Path, password: str, queue: str, log: Path, *, concurre
         cmd.insert(4, f"--metrics-port={metrics_port}")
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
     return WorkerProcess(proc, log)
 
 
@@ -158,7 +160,7 @@ class PrivateRedis:
                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
                "--logfile", str(self.folder / "redis.log")]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout_s
         import redis
 

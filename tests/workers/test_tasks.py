@@ -10,7 +10,6 @@ deleted afterwards.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -26,7 +25,6 @@ from typing import Any
 
 import pytest
 import redis
-import yaml
 from celery import Celery
 from celery.result import AsyncResult
 from kombu import Connection
@@ -34,6 +32,7 @@ from neo4j.exceptions import ServiceUnavailable
 
 from agora.config import Config, load_config
 from agora.sample import SampleManifest, generate_sample
+from benchmarks.harness import die_with_parent, write_config
 from graph.server import EmbeddedServer
 from graph.store import GraphStore
 from tests.conftest import REPO, free_port
@@ -93,30 +92,6 @@ def rabbitmq() -> str:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleManifest:
     return generate_sample(tmp_path_factory.mktemp("sample") / "s", people=30)
-
-
-def write_config(folder: Path, *, graph_uri: str, database: str, broker: str, backend: str | None,
-                 manifest: SampleManifest | None = None, **workers: Any) -> Path:
-    """A config.yaml for a worker: graph and brokers as given, the password left to the environment."""
-    data: dict[str, Any] = {
-        "graph": {"uri": graph_uri, "user": "root", "database": database, "batch_size": 500},
-        "workers": {"broker_url": broker, "result_backend": backend, **workers},
-    }
-    if manifest is not None:
-        data["import"] = {"timezone": manifest.timezone}
-        data["brand_accounts"] = list(manifest.brand_accounts)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: SIGTERM the worker if the test process dies without cleaning up (PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 class Worker:
@@ -179,7 +154,7 @@ def worker(config: Path, password: str, queue: str, log: Path, *, via_cli: bool 
         cmd = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", *options]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
     w = Worker(proc, log, name)
     try:
         yield w
@@ -189,7 +164,9 @@ def worker(config: Path, password: str, queue: str, log: Path, *, via_cli: bool 
 
 def _graph_config(tmp_path: Path, graph_server: EmbeddedServer, broker: str, manifest: SampleManifest) -> Path:
     return write_config(tmp_path / "cfg", graph_uri=graph_server.bolt_uri, database=graph_server.database,
-                        broker=broker, backend=REDIS_URL, manifest=manifest)
+                        broker=broker, backend=REDIS_URL, batch_size=500,
+                        extra={"import": {"timezone": manifest.timezone},
+                               "brand_accounts": list(manifest.brand_accounts)})
 
 
 def _queue() -> str:
@@ -355,7 +332,7 @@ def test_agora_beat_sends_rescore_on_the_configured_interval(redis_db: redis.Red
     cmd = [sys.executable, "-m", "agora.cli", "beat", "-s", str(tmp_path / "beat-schedule")]
     with open(tmp_path / "beat.log", "wb") as out:
         proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
     beat = Worker(proc, tmp_path / "beat.log", "beat")
     try:
         deadline = time.monotonic() + 30
