@@ -168,20 +168,27 @@ class SampleConfig(_Section):
     people: int = Field(240, ge=10, le=100_000)
 
 
-class CrawlConfig(_Section):
-    """One scheduled source: ``workers.crawls.<name>``; the connector is ``connector`` (``module:factory``)."""
+#: The registry's pull connectors (:data:`listening.connectors.REGISTRY`): scheduled by
+#: ``listening.crawl_interval_s``; a ``workers.crawls`` entry of the same name only sets their budget.
+BUILTIN_CRAWLERS = ("twitter", "telegram")
+#: Seconds between scheduled crawls of a ``workers.crawls`` source that sets no ``interval_s``.
+DEFAULT_CRAWL_INTERVAL_S = 300.0
 
-    connector: str
-    interval_s: float | None = Field(None, gt=0)   # null: workers.crawl_interval_s
+
+class CrawlConfig(_Section):
+    """One source's crawl budget, and for a user-written connector (``connector: module:factory``) its
+    schedule: ``workers.crawls.<name>``. A source with no entry gets the defaults below."""
+
+    connector: str | None = None                   # module:factory; null: the built-in connector <name>
+    interval_s: float | None = Field(None, gt=0)   # beat, custom sources only; null: DEFAULT_CRAWL_INTERVAL_S
     requests: int = Field(60, ge=1)                # shared rate-limit budget: at most this many fetches
     per_s: float = Field(60.0, gt=0)               # ... per this many seconds, across all workers
-    page_size: int = Field(500, ge=1, le=100_000)  # interactions written per graph batch
 
     @field_validator("connector")
     @classmethod
-    def _factory(cls, v: str) -> str:
-        module, _, attr = v.partition(":")
-        if not module or not attr:
+    def _factory(cls, v: str | None) -> str | None:
+        module, _, attr = (v or "").partition(":")
+        if v is not None and (not module or not attr):
             raise ValueError(f"{v!r} is not 'module:factory'")
         return v
 
@@ -199,7 +206,6 @@ class WorkersConfig(_Section):
     # consumer_timeout (server default 30 min); the task time limit must stay below it.
     amqp_consumer_timeout_s: float = Field(1800.0, gt=0)
     log_format: Literal["text", "json"] = "text"
-    crawl_interval_s: float = Field(300.0, gt=0)
     crawls: dict[str, CrawlConfig] = {}
     # Workers take turns (a lock in Redis) for each ingest batch's graph writes: on the
     # embedded ArcadeDB parallel writers abort each other; on Neo4j leave it off.
@@ -210,6 +216,20 @@ class WorkersConfig(_Section):
     def _broker(cls, v: str) -> str:
         if not v.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://", "memory://")):
             raise ValueError("must be a redis:// or amqp:// URL")
+        return v
+
+    @field_validator("crawls")
+    @classmethod
+    def _crawls(cls, v: dict[str, CrawlConfig]) -> dict[str, CrawlConfig]:
+        for name, c in v.items():
+            if c.connector is None and name not in BUILTIN_CRAWLERS:
+                raise ValueError(f"{name}.connector: required, {name!r} is not a built-in connector "
+                                 f"({', '.join(BUILTIN_CRAWLERS)})")
+            if c.connector is not None and name in BUILTIN_CRAWLERS:
+                raise ValueError(f"{name}.connector: {name!r} is the built-in connector; give yours another name")
+            if c.connector is None and c.interval_s is not None:
+                raise ValueError(f"{name}.interval_s: a built-in source is scheduled by "
+                                 f"listening.crawl_interval_s.{name}")
         return v
 
     @model_validator(mode="after")
@@ -228,10 +248,17 @@ class WorkersConfig(_Section):
         """The Redis visibility timeout in effect (seconds)."""
         return self.visibility_timeout_s or self.task_time_limit_s * 1.5
 
-    def crawl_every(self, source: str) -> float:
-        """Seconds between scheduled crawls of ``source``."""
-        crawl = self.crawls.get(source)
-        return crawl.interval_s if crawl and crawl.interval_s else self.crawl_interval_s
+    def crawl(self, source: str) -> CrawlConfig:
+        """The crawl settings of ``source``: its ``crawls`` entry, else the defaults.
+
+        >>> WorkersConfig().crawl("twitter").requests
+        60
+        """
+        return self.crawls.get(source) or CrawlConfig()
+
+    def custom_crawls(self) -> dict[str, float]:
+        """The user-written sources (``connector`` set) and the seconds between their scheduled crawls."""
+        return {name: c.interval_s or DEFAULT_CRAWL_INTERVAL_S for name, c in self.crawls.items() if c.connector}
 
 
 class OutputConfig(_Section):
@@ -489,8 +516,9 @@ class ListeningConfig(_Section):
     @classmethod
     def _intervals(cls, v: dict[str, float]) -> dict[str, float]:
         for name, seconds in v.items():
-            if name not in ("twitter", "telegram"):
-                raise ValueError(f"unknown crawled source {name!r} (known: twitter, telegram)")
+            if name not in BUILTIN_CRAWLERS:
+                raise ValueError(f"unknown crawled source {name!r} (known: {', '.join(BUILTIN_CRAWLERS)}; "
+                                 "schedule your own connectors in workers.crawls)")
             if seconds <= 0:
                 raise ValueError(f"interval of {name!r} must be > 0")
         return v

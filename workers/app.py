@@ -9,9 +9,10 @@ on graph or broker outages, a bounded number of times
 each delete the other's projection and communities, so every worker takes a
 lock in Redis (the result backend's, else the broker's) around it.
 
-``agora.crawl_source(name)`` crawls one source of ``workers.crawls`` under its
-crawl lock and shared rate-limit budget (:mod:`workers.crawl`); beat sends it
-every ``crawl_interval_s`` (or the source's own ``interval_s``). A task whose
+``agora.crawl(source)`` crawls one source under its crawl lock and shared
+rate-limit budget (:mod:`workers.crawl`); beat sends it every
+``listening.crawl_interval_s.<source>`` for the built-in connectors and every
+``workers.crawls.<name>.interval_s`` for user-written ones. A task whose
 worker dies is delivered again: at once when a pool process dies, after
 ``workers.visibility_timeout_s`` on Redis when the whole worker does.
 Metrics and structured logs: :mod:`workers.observe`.
@@ -27,6 +28,7 @@ a :class:`~agora.config.Config` (the API, tests) builds its own app with
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import weakref
@@ -44,8 +46,8 @@ from agora.config import Config, load_config
 from workers import observe
 from workers.limits import BudgetExhausted
 
-__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "crawl_source",
-           "TASK_NAMES", "RESCORE_LOCK", "CRAWL_TASK", "CRAWL_SOURCE_TASK"]
+__all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "crawl",
+           "TASK_NAMES", "RESCORE_LOCK", "CRAWL_TASK"]
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,8 @@ _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "r
                           "retry_jitter": True}
 TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore", "agora.evaluate_alerts")
 RESCORE_LOCK = "agora:lock:rescore"
+#: One crawl pass of a source under its lock and shared rate-limit budget (:mod:`workers.crawl`).
 CRAWL_TASK = "agora.crawl"
-CRAWL_LOCK = "agora:lock:crawl:{}"
-#: A crawl of a ``workers.crawls`` source under the shared rate-limit budget (:mod:`workers.crawl`); it takes
-#: the same lock as ``agora.crawl`` (:func:`workers.limits.lock_key` = ``CRAWL_LOCK``), so the two never overlap.
-CRAWL_SOURCE_TASK = "agora.crawl_source"
 GRAPH_WRITE_LOCK = "agora:lock:graph-write"
 
 
@@ -100,22 +99,20 @@ def _settings(config: Config) -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "task_annotations": {name: {"max_retries": w.max_retries}
-                             for name in (*TASK_NAMES, CRAWL_TASK, CRAWL_SOURCE_TASK)},
+                             for name in (*TASK_NAMES, CRAWL_TASK)},
         "beat_schedule": {
             # A rescore nobody ran within one interval is superseded by the next one:
             # workers that were down do not come back to a pile of rescores.
             "rescore": {"task": "agora.rescore", "schedule": w.rescore_interval_s,
                         "options": {"expires": w.rescore_interval_s,
                                     "link": signature("agora.evaluate_alerts")}},
-            # One crawl pass per configured source (listening.crawl_interval_s); a pass nobody ran
-            # in time is superseded by the next one, which resumes from the same cursor.
-            **{f"crawl-{name}": {"task": CRAWL_TASK, "schedule": seconds, "args": (name,),
+            # One crawl pass per scheduled source: built-in ones from listening.crawl_interval_s,
+            # user-written ones from workers.crawls (the config keeps the two sets apart). A pass
+            # nobody ran in time is superseded by the next one, which resumes from the same cursor;
+            # the crawl lock makes an overlapping one return at once.
+            **{f"crawl:{name}": {"task": CRAWL_TASK, "schedule": seconds, "args": (name,),
                                  "options": {"expires": seconds}}
-               for name, seconds in config.listening.crawl_interval_s.items()},
-            # One entry per workers.crawls source, superseded like rescores; the crawl
-            # lock makes an overlapping one return at once.
-            **{f"crawl:{name}": {"task": CRAWL_SOURCE_TASK, "schedule": w.crawl_every(name), "args": (name,),
-                                 "options": {"expires": w.crawl_every(name)}} for name in w.crawls},
+               for name, seconds in {**config.listening.crawl_interval_s, **w.custom_crawls()}.items()},
         },
     }
 
@@ -291,55 +288,28 @@ def _evaluate_alerts(self: Task, previous: Any = None) -> dict[str, Any]:
 
 
 def _crawl(self: Task, source: str) -> dict[str, Any]:
-    """One crawl pass of ``source`` (:func:`listening.connectors.crawl`), one at a time per source.
+    """One crawl pass of ``source`` (:func:`workers.crawl.crawl_once`), one at a time per source.
 
-    A pass already running elsewhere makes this one a no-op (the cursor is
-    shared through the graph, so the next pass goes on from it). A rate limit
-    that needs a long wait reschedules the task for the reset time; what was
-    read before it is stored and the cursor points at the refused page.
+    A pass already running elsewhere makes this one return ``busy`` at once
+    (the cursor is shared through the graph, so the next pass goes on from
+    it). An exhausted budget, or a platform rate limit that needs a long wait,
+    reschedules the task for when it can go on; what was read before it is
+    stored and the cursor points at the first page not stored.
     """
     import time
 
-    from listening.connectors import REGISTRY, RateLimited, crawl
-
-    res = _resources(self)
-    config = res.config()
-    lock = res.rescore_lock(CRAWL_LOCK.format(source))
-    if lock is not None and not lock.acquire(blocking=False):
-        return {"source": source, "skipped": "another crawl of this source is running"}
-    try:
-        report = crawl(REGISTRY[source](config), res.store(), brand_accounts=config.brand_accounts)
-    except RateLimited as exc:
-        raise self.retry(exc=exc, countdown=max(exc.reset_at - time.time(), 1.0))
-    finally:
-        if lock is not None:
-            with contextlib.suppress(redis.exceptions.LockError):
-                lock.release()
-    return {"source": source, "pages": report.pages, "read": report.read, "new": report.new}
-
-
-def _crawl_source(self: Task, name: str) -> dict[str, Any]:
-    """One crawl pass of the configured source ``name`` (see :mod:`workers.crawl`).
-
-    An exhausted rate-limit budget is retried when the budget will have a token again.
-    """
+    from listening.connectors import RateLimited
     from workers.crawl import crawl_once
 
     res = _resources(self)
     try:
-        result = crawl_once(res.config(), name, res.store(), res.redis(),
+        result = crawl_once(res.config(), source, res.store(), res.redis(),
                             on_page=lambda n: observe.count_ingested(n, 0))
     except BudgetExhausted as exc:
         raise self.retry(exc=exc, countdown=exc.retry_in)
-    except Exception as exc:
-        reset_at = getattr(exc, "reset_at", None)  # listening.connectors' RateLimited: come back then
-        if type(exc).__name__ == "RateLimited" and reset_at is not None:
-            import time
-
-            raise self.retry(exc=exc, countdown=max(1.0, float(reset_at) - time.time()))
-        raise
-    return {"source": result.source, "pages": result.pages, "read": result.read, "new": result.new,
-            "cursor": result.cursor, "busy": result.busy}
+    except RateLimited as exc:
+        raise self.retry(exc=exc, countdown=max(exc.reset_at - time.time(), 1.0))
+    return dataclasses.asdict(result)
 
 
 def make_app(config: Config | None = None) -> Celery:
@@ -355,10 +325,8 @@ def make_app(config: Config | None = None) -> Celery:
         celery.add_defaults(lambda: _settings(res.config()))
     else:
         celery.conf.update(_settings(config))
-    for name, fun in zip((*TASK_NAMES, CRAWL_SOURCE_TASK), (_ingest_path, _classify, _rescore, _evaluate_alerts,
-                                                          _crawl_source)):
+    for name, fun in zip((*TASK_NAMES, CRAWL_TASK), (_ingest_path, _classify, _rescore, _evaluate_alerts, _crawl)):
         celery.task(name=name, bind=True, shared=False, **_RETRY)(fun)
-    celery.task(name=CRAWL_TASK, bind=True, shared=False, **_RETRY)(_crawl)
     return celery
 
 
@@ -368,7 +336,7 @@ ingest_path: Task = Proxy(lambda: _default_app.tasks["agora.ingest_path"])
 classify: Task = Proxy(lambda: _default_app.tasks["agora.classify"])
 rescore: Task = Proxy(lambda: _default_app.tasks["agora.rescore"])
 evaluate_alerts: Task = Proxy(lambda: _default_app.tasks["agora.evaluate_alerts"])
-crawl_source: Task = Proxy(lambda: _default_app.tasks[CRAWL_SOURCE_TASK])
+crawl: Task = Proxy(lambda: _default_app.tasks[CRAWL_TASK])
 
 
 def ingest_chain(path: str | Path, fmt: str | None = None, *, app: Celery | None = None,

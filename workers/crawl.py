@@ -1,18 +1,20 @@
-"""One crawl pass of a configured source, safe with many workers on many hosts.
+"""One crawl pass of a source, safe with many workers on many hosts.
 
-:func:`crawl_once` is what the ``agora.crawl_source`` task runs. It takes the
+:func:`crawl_once` is what the ``agora.crawl`` task runs. It takes the
 source's crawl lock (a crawl already running elsewhere makes this one return
-at once, so no page is fetched twice), reads the stored cursor, then fetches
-page by page, spending one token of the source's shared rate-limit budget per
-page, stores each page's interactions and only then moves the cursor. A worker
-killed mid-pass loses nothing: its lock lease expires, and the next pass
-refetches from the last stored cursor; the pages stored twice are merged by id.
+at once, so no page is fetched twice), then runs the one page loop,
+:func:`listening.connectors.crawl`, spending one token of the source's shared
+rate-limit budget before each page is fetched and renewing the lock's lease
+after each page is stored and its cursor moved. A worker killed mid-pass loses
+nothing: its lease expires, and the next pass refetches from the last stored
+cursor; the pages stored twice are merged by id.
 
-A connector follows the seam of ``listening.connectors``: ``name``,
-``fetch(cursor)`` yielding pages (``.raw``, ``.cursor``; ``cursor`` ``None``
-keeps the stored one) and a pure ``to_interactions(raw)``. It is made by the
-``module:factory`` that ``workers.crawls.<name>.connector`` names, called
-with the config.
+The connector of a source ``name`` is the built-in one of
+:data:`listening.connectors.REGISTRY` (``twitter``, ``telegram``), or, for a
+user-written one, the ``module:factory`` that ``workers.crawls.<name>.connector``
+names; either factory is called with the config. The budget is
+``workers.crawls.<name>.requests`` per ``per_s`` seconds (defaults without an
+entry).
 """
 
 from __future__ import annotations
@@ -25,21 +27,12 @@ from typing import Any
 
 import redis
 
-from agora.config import Config, CrawlConfig
+from agora.config import Config
 from workers.limits import RateBudget, crawl_lock
 
-__all__ = ["CrawlResult", "crawl_once", "load_connector", "cursor_key"]
+__all__ = ["CrawlResult", "crawl_once", "load_connector"]
 
 log = logging.getLogger(__name__)
-
-
-def cursor_key(name: str) -> str:
-    """The ``(:Cursor {source})`` key of a connector (the same as ``listening.connectors``).
-
-    >>> cursor_key("twitter")
-    'connector:twitter'
-    """
-    return f"connector:{name}"
 
 
 @dataclass(frozen=True)
@@ -50,27 +43,31 @@ class CrawlResult:
     pages: int = 0
     read: int = 0
     new: int = 0
+    linked: int = 0
     cursor: str | None = None
     busy: bool = False
 
 
 def load_connector(config: Config, name: str) -> Any:
-    """The connector ``workers.crawls.<name>.connector`` names, built with ``config``."""
-    crawl = _crawl_config(config, name)
-    module_name, _, attr = crawl.connector.partition(":")
+    """The connector of source ``name``: ``workers.crawls.<name>.connector`` if set, else the built-in one.
+
+    Raises ``ValueError`` naming the key when neither exists or the factory cannot be imported.
+    """
+    from listening.connectors import REGISTRY
+
+    spec = config.workers.crawl(name).connector
+    if spec is None:
+        if name not in REGISTRY:
+            custom = ", ".join(sorted(config.workers.crawls)) or "none"
+            raise ValueError(f"crawl source {name!r}: not a built-in connector ({', '.join(sorted(REGISTRY))}) "
+                             f"nor in workers.crawls (configured: {custom})")
+        return REGISTRY[name](config)
+    module_name, _, attr = spec.partition(":")
     try:
         factory: Callable[[Config], Any] = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"workers.crawls.{name}.connector: cannot load {crawl.connector!r}: {exc}") from exc
+        raise ValueError(f"workers.crawls.{name}.connector: cannot load {spec!r}: {exc}") from exc
     return factory(config)
-
-
-def _crawl_config(config: Config, name: str) -> CrawlConfig:
-    crawl = config.workers.crawls.get(name)
-    if crawl is None:
-        known = ", ".join(sorted(config.workers.crawls)) or "none"
-        raise ValueError(f"workers.crawls: no source {name!r} (configured: {known})")
-    return crawl
 
 
 def crawl_once(config: Config, name: str, store: Any, client: redis.Redis, *, connector: Any = None,
@@ -79,37 +76,36 @@ def crawl_once(config: Config, name: str, store: Any, client: redis.Redis, *, co
 
     Returns ``CrawlResult(busy=True)`` at once when another crawl of the same
     source holds the lock. ``on_page(n)`` is called after each stored page
-    with its number of interactions (metrics).
+    with its number of interactions (metrics). Raises
+    :class:`~workers.limits.BudgetExhausted` when the budget has no token
+    within a quarter of the task time limit, and the connector's
+    :class:`~listening.connectors.RateLimited`; both leave the cursor at the
+    first page not stored.
     """
-    crawl = _crawl_config(config, name)
+    from listening.connectors import crawl
+
+    if connector is None:
+        connector = load_connector(config, name)  # a bad name fails here, before any lock is taken
+    if connector.name != name:  # the lock is keyed by ``name``, the cursor by ``connector.name``
+        raise ValueError(f"workers.crawls.{name}.connector: makes a connector named {connector.name!r}; "
+                         "the names must match")
+    settings = config.workers.crawl(name)
     lock = crawl_lock(client, name, lease_s=config.workers.task_time_limit_s)
     if not lock.acquire(blocking=False):
         log.info("crawl of %s skipped: another worker is crawling it", name)
         return CrawlResult(name, busy=True)
+    budget = RateBudget(client, name, settings.requests, settings.per_s)
+
+    def after_page(n: int) -> None:
+        lock.reacquire()  # a fresh lease per stored page: a long pass keeps its source
+        if on_page is not None:
+            on_page(n)
+
     try:
-        connector = connector if connector is not None else load_connector(config, name)
-        budget = RateBudget(client, name, crawl.requests, crawl.per_s)
-        key = cursor_key(name)
-        cursor = store.get_cursor(key)
-        pages = read = new = 0
-        fetched = iter(connector.fetch(cursor))
-        while True:
-            budget.take(max_wait_s=config.workers.task_time_limit_s / 4)
-            page = next(fetched, None)  # the fetch (one request) happens here, inside the budget
-            if page is None:
-                break
-            interactions = connector.to_interactions(page.raw)
-            new += store.upsert_interactions(interactions, brand_accounts=config.brand_accounts)
-            if page.cursor is not None:
-                store.set_cursor(key, page.cursor)
-                cursor = page.cursor
-            lock.reacquire()  # a fresh lease per stored page: a long pass keeps its source
-            pages += 1
-            read += len(interactions)
-            if on_page:
-                on_page(len(interactions))
-        log.info("crawled %s: %d pages, %d read, %d new, cursor %s", name, pages, read, new, cursor)
-        return CrawlResult(name, pages, read, new, cursor)
+        report = crawl(connector, store, brand_accounts=config.brand_accounts,
+                       before_fetch=lambda: budget.take(max_wait_s=config.workers.task_time_limit_s / 4),
+                       after_page=after_page)
+        return CrawlResult(name, report.pages, report.read, report.new, report.linked, report.cursor)
     finally:
         try:
             lock.release()

@@ -123,16 +123,48 @@ class CrawlReport:
     cursor: str | None = None
 
 
-def crawl(connector: Connector, store: Any, *, brand_accounts: tuple[str, ...] | list[str] = ()) -> CrawlReport:
+def crawl(connector: Connector, store: Any, *, brand_accounts: tuple[str, ...] | list[str] = (),
+          before_fetch: Callable[[], None] | None = None,
+          after_page: Callable[[int], None] | None = None) -> CrawlReport:
     """One pass of a pull connector: fetch from the stored cursor, store each page, then move the cursor.
 
     Idempotent: a page fetched twice is stored once (interaction ids are the
     platform's). A page whose payload cannot be mapped stops the pass with
     :class:`MappingError` before its cursor is stored.
+
+    Hooks, for the workers (:mod:`workers.crawl`): ``before_fetch()`` runs
+    before each request for a page, including the last one that finds no more
+    (a rate-limit budget's ``take``; an exception it raises stops the pass with
+    nothing lost); ``after_page(n)`` runs once a page of ``n`` interactions is
+    stored and its cursor moved (a lock's lease renewal, metrics).
+
+    >>> class Two:
+    ...     name, platform, push = "two", "two", False
+    ...     def fetch(self, cursor):
+    ...         yield from (Page({"n": i}, cursor=str(i)) for i in range(2))
+    ...     def to_interactions(self, raw):
+    ...         return []
+    >>> class Store:
+    ...     cursors = {}
+    ...     def get_cursor(self, key): return self.cursors.get(key)
+    ...     def set_cursor(self, key, value): self.cursors[key] = value
+    ...     def upsert_interactions(self, interactions, brand_accounts=()): return 0
+    >>> calls = []
+    >>> crawl(Two(), Store(), before_fetch=lambda: calls.append("fetch"),
+    ...       after_page=lambda n: calls.append(f"stored {n}")).cursor
+    '1'
+    >>> calls
+    ['fetch', 'stored 0', 'fetch', 'stored 0', 'fetch']
     """
     key = cursor_key(connector.name)
     report = CrawlReport(connector.name, cursor=store.get_cursor(key))
-    for page in connector.fetch(report.cursor):
+    pages = iter(connector.fetch(report.cursor))
+    while True:
+        if before_fetch is not None:
+            before_fetch()
+        page = next(pages, None)  # the request for the page happens here, after before_fetch
+        if page is None:
+            break
         interactions = connector.to_interactions(page.raw)
         report.pages += 1
         report.read += len(interactions)
@@ -146,6 +178,8 @@ def crawl(connector: Connector, store: Any, *, brand_accounts: tuple[str, ...] |
         if page.cursor is not None and page.cursor != report.cursor:
             store.set_cursor(key, page.cursor)
             report.cursor = page.cursor
+        if after_page is not None:
+            after_page(len(interactions))
     log.info("crawl %s: %d pages, %d read, %d new, cursor %s", connector.name, report.pages, report.read,
              report.new, report.cursor)
     return report

@@ -22,8 +22,9 @@ from benchmarks.harness import REPO, start_worker, wait_results, write_config
 from graph.server import EmbeddedServer
 from graph.store import GraphStore
 from tests.workers import fake_connector
-from workers.app import CRAWL_SOURCE_TASK, make_app
-from workers.crawl import crawl_once, cursor_key
+from listening.connectors import cursor_key
+from workers.app import CRAWL_TASK, make_app
+from workers.crawl import crawl_once
 from workers.limits import BudgetExhausted, RateBudget, budget_key, crawl_lock
 
 REDIS_DB = 11
@@ -110,7 +111,8 @@ def test_two_crawling_processes_never_fetch_a_page_twice(store: GraphStore, grap
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     results = sorted((json.loads(o[0].strip().splitlines()[-1]) for o in outs), key=lambda r: r["busy"])
-    assert results[1] == {"source": "fake", "pages": 0, "read": 0, "new": 0, "cursor": None, "busy": True}
+    assert results[1] == {"source": "fake", "pages": 0, "read": 0, "new": 0, "linked": 0, "cursor": None,
+                          "busy": True}
     assert results[0]["pages"] == fake_connector.PAGES and results[0]["new"] == TOTAL
     fetched = [e.decode() for e in client.lrange("issue7:fake:fetched", 0, -1)]
     pages = Counter(e.split(":")[1] for e in fetched)
@@ -148,7 +150,8 @@ def test_unknown_source_and_connector_name_the_key(graph_server: EmbeddedServer,
     config = load_config(write_config(tmp_path / "c", graph_uri=graph_server.bolt_uri, database="agora",
                                       broker=REDIS_URL, backend=REDIS_URL,
                                       crawls={"x": {"connector": "no.such.module:make"}}), environ={})
-    with pytest.raises(ValueError, match=r"workers.crawls: no source 'y' \(configured: x\)"):
+    with pytest.raises(ValueError, match=r"crawl source 'y': not a built-in connector \(.*twitter.*\) "
+                                         r"nor in workers.crawls \(configured: x\)"):
         crawl_once(config, "y", None, client)
     with pytest.raises(ValueError, match=r"workers.crawls.x.connector: cannot load 'no.such.module:make'"):
         crawl_once(config, "x", None, client)
@@ -156,16 +159,16 @@ def test_unknown_source_and_connector_name_the_key(graph_server: EmbeddedServer,
 
 
 @pytest.mark.slow
-def test_crawl_source_task_on_two_pool_processes(store: GraphStore, graph_server: EmbeddedServer,
+def test_crawl_task_on_two_pool_processes(store: GraphStore, graph_server: EmbeddedServer,
                                                 client: redis.Redis, tmp_path: Path) -> None:
-    """`agora.crawl_source` sent twice to a worker with two pool processes: one crawls, one is busy."""
+    """`agora.crawl` sent twice to a worker with two pool processes: one crawls, one is busy."""
     config_path = _crawl_config(tmp_path, graph_server)
     app = make_app(load_config(config_path, environ={}))
     queue = f"issue7-crawl-{os.getpid()}"
     w = start_worker(config_path, graph_server.password(), queue, tmp_path / "worker.log", concurrency=2,
                      env={"FAKE_REDIS_URL": REDIS_URL, "FAKE_FETCH_DELAY_S": "0.3"})
     try:
-        results = [app.signature(CRAWL_SOURCE_TASK, args=("fake",), options={"queue": queue}).apply_async()
+        results = [app.signature(CRAWL_TASK, args=("fake",), options={"queue": queue}).apply_async()
                    for _ in range(2)]
         done = wait_results(results, 120, [w])
     finally:
@@ -178,10 +181,26 @@ def test_crawl_source_task_on_two_pool_processes(store: GraphStore, graph_server
 
 def test_beat_schedule_has_one_crawl_per_source(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, graph_uri="bolt://127.0.0.1:7687", database="agora",
-                                      broker=REDIS_URL, backend=REDIS_URL, crawl_interval_s=120,
-                                      crawls={"a": {"connector": "m:f"}, "b": {"connector": "m:f", "interval_s": 30}}),
+                                      broker=REDIS_URL, backend=REDIS_URL,
+                                      crawls={"a": {"connector": "m:f"}, "b": {"connector": "m:f", "interval_s": 30},
+                                              "twitter": {"requests": 10}}),
                          environ={})
     schedule = make_app(config).conf.beat_schedule
-    assert schedule["crawl:a"] == {"task": CRAWL_SOURCE_TASK, "schedule": 120.0, "args": ("a",), "options": {"expires": 120.0}}
+    assert schedule["crawl:a"] == {"task": CRAWL_TASK, "schedule": 300.0, "args": ("a",), "options": {"expires": 300.0}}
     assert schedule["crawl:b"]["schedule"] == 30.0 and schedule["crawl:b"]["args"] == ("b",)
     assert "rescore" in schedule
+    # a built-in source's entry only sets its budget: it is scheduled by listening.crawl_interval_s (unset here)
+    assert sorted(k for k in schedule if k.startswith("crawl")) == ["crawl:a", "crawl:b"]
+
+
+def test_a_connector_named_otherwise_than_its_source_is_refused(graph_server: EmbeddedServer, client: redis.Redis,
+                                                                 tmp_path: Path, monkeypatch) -> None:
+    """The lock is keyed by the source's name and the cursor by the connector's: they must be the same."""
+    monkeypatch.setenv("FAKE_REDIS_URL", REDIS_URL)
+    config = load_config(write_config(tmp_path / "c", graph_uri=graph_server.bolt_uri, database="agora",
+                                      broker=REDIS_URL, backend=REDIS_URL,
+                                      crawls={"other": {"connector": "tests.workers.fake_connector:make"}}),
+                         environ={})
+    with pytest.raises(ValueError, match=r"workers.crawls.other.connector: makes a connector named 'fake'"):
+        crawl_once(config, "other", None, client)
+    assert not client.exists("agora:lock:crawl:other") and client.llen("issue7:fake:fetched") == 0

@@ -43,6 +43,16 @@ def test_crawl_sources(tmp_path: Path) -> None:
         _load(tmp_path, crawls={"x": {"connector": "m:f", "per_s": 0}})
     with pytest.raises(ConfigError, match=r"workers.log_format"):
         _load(tmp_path, log_format="xml")
-    w = _load(tmp_path, crawl_interval_s=60, crawls={"x": {"connector": "m:f"}, "y": {"connector": "m:f",
-                                                                                     "interval_s": 5}}).workers
-    assert (w.crawl_every("x"), w.crawl_every("y")) == (60, 5)
+    w = _load(tmp_path, crawls={"x": {"connector": "m:f"}, "y": {"connector": "m:f", "interval_s": 5},
+                                "twitter": {"requests": 3, "per_s": 2}}).workers
+    assert w.custom_crawls() == {"x": 300, "y": 5}  # built-in twitter: scheduled by listening.crawl_interval_s
+    assert (w.crawl("twitter").requests, w.crawl("twitter").per_s) == (3, 2)
+    assert (w.crawl("telegram").requests, w.crawl("telegram").per_s) == (60, 60)  # no entry: the defaults
+    with pytest.raises(ConfigError, match=r"workers.crawls: .*'x' is not a built-in connector"):
+        _load(tmp_path, crawls={"x": {"requests": 3}})
+    with pytest.raises(ConfigError, match=r"workers.crawls: .*'twitter' is the built-in connector"):
+        _load(tmp_path, crawls={"twitter": {"connector": "m:f"}})
+    with pytest.raises(ConfigError, match=r"workers.crawls: .*scheduled by listening.crawl_interval_s.twitter"):
+        _load(tmp_path, crawls={"twitter": {"interval_s": 60}})
+    with pytest.raises(ConfigError, match=r"workers.crawl_interval_s"):  # removed: one place per interval
+        _load(tmp_path, crawl_interval_s=60)
