@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from agora.records import AccountRef, Interaction
 
-__all__ = ["Page", "Connector", "MappingError", "RateLimited", "CrawlReport", "REGISTRY", "register", "crawl",
+__all__ = ["Page", "Connector", "PushConnector", "MappingError", "RateLimited", "CrawlReport", "REGISTRY", "register", "crawl",
            "cursor_key", "IdentityClaim"]
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,25 @@ class Connector(Protocol):
     def to_interactions(self, raw: Any) -> list[Interaction]:
         """Pure mapping of one raw payload; :class:`MappingError` if it cannot be read."""
         ...
+
+
+class PushConnector:
+    """Base of the webhook-only sources (WhatsApp, Meta): payloads arrive at
+    ``POST /webhooks/<name>``, so :meth:`fetch` yields nothing; a subclass sets
+    ``name`` and ``platform`` and gives the pure :meth:`to_interactions`."""
+
+    name: str
+    platform: str
+    push = True
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config
+
+    def fetch(self, cursor: str | None) -> Iterator[Page]:
+        return iter(())
+
+    def to_interactions(self, raw: Any) -> list[Interaction]:
+        raise NotImplementedError
 
 
 #: Registered connector factories by name: ``factory(config) -> Connector``.

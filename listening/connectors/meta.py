@@ -38,7 +38,7 @@ from typing import Any
 from dateutil.parser import isoparse
 
 from agora.records import AccountRef, Interaction, Kind
-from listening.connectors.base import MappingError, Page, register
+from listening.connectors.base import MappingError, PushConnector, register
 from listening.formats.common import clean, utc_from_epoch
 
 __all__ = ["MetaConnector", "map_payload", "skipped", "check_payload", "OBJECTS"]
@@ -170,18 +170,11 @@ def skipped(payload: Any) -> list[str]:
 
 
 @register("meta")
-class MetaConnector:
+class MetaConnector(PushConnector):
     """Push-only: payloads arrive at ``POST /webhooks/meta``; :meth:`fetch` yields nothing."""
 
     name = "meta"
     platform = "facebook"
-    push = True
-
-    def __init__(self, config: Any = None) -> None:
-        self.config = config
-
-    def fetch(self, cursor: str | None) -> Iterator[Page]:
-        return iter(())
 
     def to_interactions(self, raw: Any) -> list[Interaction]:
         return map_payload(raw)

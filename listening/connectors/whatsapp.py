@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from agora.records import AccountRef, Interaction, Kind
-from listening.connectors.base import MappingError, Page, register
+from listening.connectors.base import MappingError, PushConnector, register
 from listening.formats.common import clean, utc_from_epoch
 
 __all__ = ["WhatsAppConnector", "Receipt", "map_payload", "map_statuses", "check_payload", "OBJECT"]
@@ -161,18 +161,11 @@ def map_statuses(payload: Any) -> list[Receipt]:
 
 
 @register("whatsapp")
-class WhatsAppConnector:
+class WhatsAppConnector(PushConnector):
     """Push-only: payloads arrive at ``POST /webhooks/whatsapp``; :meth:`fetch` yields nothing."""
 
     name = "whatsapp"
     platform = PLATFORM
-    push = True
-
-    def __init__(self, config: Any = None) -> None:
-        self.config = config
-
-    def fetch(self, cursor: str | None) -> Iterator[Page]:
-        return iter(())
 
     def to_interactions(self, raw: Any) -> list[Interaction]:
         return map_payload(raw)
