@@ -463,11 +463,20 @@ def crawl(source: Optional[str] = typer.Argument(None, help="twitter or telegram
         err.print("agora: nothing to crawl: set $AGORA_TWITTER_BEARER_TOKEN with listening.twitter ids or queries, "
                   "or $AGORA_TELEGRAM_BOT_TOKEN with listening.telegram.mode: polling", highlight=False)
         raise typer.Exit(2)
+    shared = _shared_redis(config)
     results, code = [], 0
     with _store() as store:
         for name in names:
             try:
-                r = crawl_once(REGISTRY[name](config), store, brand_accounts=config.brand_accounts)
+                if shared is None:
+                    r = crawl_once(REGISTRY[name](config), store, brand_accounts=config.brand_accounts)
+                else:  # under the workers' lock and rate-limit budget: never the same page as a worker
+                    from workers.crawl import crawl_once as crawl_shared
+
+                    r = crawl_shared(config, name, store, shared)
+                    if r.busy:
+                        results.append({"source": name, "busy": "a worker is crawling it now"})
+                        continue
                 results.append({"source": name, "pages": r.pages, "read": r.read, "new": r.new})
             except RateLimited as exc:
                 when = datetime.fromtimestamp(exc.reset_at, timezone.utc).isoformat(timespec="seconds")
@@ -477,12 +486,32 @@ def crawl(source: Optional[str] = typer.Argument(None, help="twitter or telegram
         _print_json(results)
     else:
         for r in results:
-            if "rate_limited_until" in r:
+            if "busy" in r:
+                out.print(f"{r['source']}: skipped, {r['busy']}")
+            elif "rate_limited_until" in r:
                 out.print(f"{r['source']}: rate limited until {r['rate_limited_until']}; what was read is stored, "
                           "the next pass resumes at the refused page")
             else:
                 out.print(f"{r['source']}: {r['pages']} pages, {r['read']} interactions read, {r['new']} new")
     raise typer.Exit(code)
+
+
+def _shared_redis(config: Config) -> Any:
+    """The workers' Redis (for crawl locks and budgets) if one is configured and answering, else None."""
+    import redis
+
+    from workers.limits import shared_redis_url
+
+    url = shared_redis_url(config.workers.broker_url, config.workers.result_backend)
+    if url is None:
+        return None
+    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError:
+        log.warning("crawl without the workers' lock and rate-limit budget: Redis at %s does not answer", url)
+        return None
+    return client
 
 
 @app.command()

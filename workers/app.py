@@ -44,7 +44,7 @@ from neo4j.exceptions import ConstraintError, DatabaseError, ServiceUnavailable,
 
 from agora.config import Config, load_config
 from workers import observe
-from workers.limits import BudgetExhausted
+from workers.limits import BudgetExhausted, shared_redis_url
 
 __all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "crawl",
            "TASK_NAMES", "RESCORE_LOCK", "CRAWL_TASK"]
@@ -174,8 +174,7 @@ class _Resources:
         w = self.config().workers
         with self._lock:
             if self._redis is None:
-                url = next((u for u in (w.result_backend, w.broker_url) if u and u.startswith(("redis://", "rediss://"))),
-                           None)
+                url = shared_redis_url(w.broker_url, w.result_backend)
                 if url is None:
                     return None
                 self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import redis
 
-__all__ = ["RateBudget", "BudgetExhausted", "crawl_lock", "budget_key", "lock_key"]
+__all__ = ["shared_redis_url", "RateBudget", "BudgetExhausted", "crawl_lock", "budget_key", "lock_key"]
 
 # KEYS[1]: the bucket hash; ARGV: capacity, refill per second, tokens wanted.
 # Returns {granted (0/1), seconds to wait (string, as Redis truncates floats)}.
@@ -51,6 +51,17 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
 return {granted, tostring(wait)}
 """
+
+
+def shared_redis_url(broker_url: str | None, result_backend: str | None) -> str | None:
+    """The Redis every worker shares for locks and budgets: the result backend's, else the broker's.
+
+    >>> shared_redis_url("amqp://guest@h//", "redis://h:6379/1")
+    'redis://h:6379/1'
+    >>> shared_redis_url("amqp://guest@h//", None) is None
+    True
+    """
+    return next((u for u in (result_backend, broker_url) if u and u.startswith(("redis://", "rediss://"))), None)
 
 
 def budget_key(source: str) -> str:

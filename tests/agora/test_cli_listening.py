@@ -29,6 +29,7 @@ from graph.server import EmbeddedServer
 from graph.store import GraphStore
 from tests.conftest import REPO, free_port
 from tests.listening.connectors import replay
+from workers.limits import budget_key, lock_key
 
 REDIS_DB = 9
 AGORA = [sys.executable, "-m", "agora.cli"]
@@ -39,13 +40,15 @@ def setup(tmp_path: Path, graph_server: EmbeddedServer, store: GraphStore):
     stream = f"agora:test-cli:{uuid.uuid4().hex}"
     cfg = {"graph": {"uri": graph_server.bolt_uri, "user": "root", "database": graph_server.database},
            "listening": {"twitter": {"brand_user_ids": [replay.BRAND_ID], "queries": ["caffe aurora"]},
-                         "webhooks": {"redis_url": f"redis://127.0.0.1:6379/{REDIS_DB}", "stream": stream}}}
+                         "webhooks": {"redis_url": f"redis://127.0.0.1:6379/{REDIS_DB}", "stream": stream}},
+           # crawl locks and budgets live in the workers' Redis: this test's own database
+           "workers": {"broker_url": f"redis://127.0.0.1:6379/{REDIS_DB}", "result_backend": None}}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     env = {**os.environ, "AGORA_GRAPH__PASSWORD": graph_server.password(), "HF_HUB_OFFLINE": "1"}
     yield path, env, store
     client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    client.delete(stream, f"{stream}:dead")
+    client.delete(stream, f"{stream}:dead", lock_key("twitter"), budget_key("twitter"))
     client.close()
 
 
@@ -72,6 +75,29 @@ def test_crawl_twitter_twice_stores_once(setup, monkeypatch):
     assert json.loads(first.stdout) == [{"source": "twitter", "pages": 7, "read": 6, "new": 5}]  # 2 mention pages, search, 4 threads
     assert json.loads(second.stdout)[0]["new"] == 0
     assert store.count("Message", stored_only=True) == 5
+
+
+def test_crawl_skips_a_source_a_worker_is_crawling(setup, monkeypatch):
+    config, env, store = setup
+    from agora import cli
+
+    monkeypatch.setenv("AGORA_GRAPH__PASSWORD", env["AGORA_GRAPH__PASSWORD"])
+    monkeypatch.setenv("AGORA_TWITTER_BEARER_TOKEN", "test-bearer")
+    monkeypatch.setattr(cli.state, "_config", None)
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    held = client.lock(lock_key("twitter"), timeout=60)  # a worker's crawl, as far as the CLI knows
+    assert held.acquire(blocking=False)
+    try:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            replay.add_twitter(rsps)
+            done = CliRunner().invoke(cli.app, ["--config", str(config), "crawl", "twitter", "--json"])
+            assert not rsps.calls  # not one request while the worker holds the source
+    finally:
+        held.release()
+        client.close()
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == [{"source": "twitter", "busy": "a worker is crawling it now"}]
+    assert store.count("Message", stored_only=True) == 0
 
 
 def test_listen_receives_signed_payloads_and_stores_them(setup):
