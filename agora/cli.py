@@ -123,7 +123,7 @@ def run(paths: list[Path] = typer.Argument(None, help="Files or folders to impor
     from agora.report import run_pipeline
 
     config = state.config()
-    with _store() as store, _progress() as progress:
+    with _store() as store, _one_rescore(config), _progress() as progress:
         summary = run_pipeline(store, config, paths or None, fmt=fmt, progress=progress)
     if json_out:
         _print_json(summary)
@@ -236,7 +236,7 @@ def score_(incremental: bool = typer.Option(False, "--incremental", help=(
     from agora.pipeline import rescore
 
     config = state.config()
-    with _store() as store:
+    with _store() as store, _one_rescore(config):
         with err.status("scoring"):
             report = rescore(store, config, incremental=incremental)
     touched = f", {report.touched} people touched" if report.touched is not None else ""
@@ -496,8 +496,24 @@ def crawl(source: Optional[str] = typer.Argument(None, help="twitter or telegram
     raise typer.Exit(code)
 
 
+@contextmanager
+def _one_rescore(config: Config) -> Iterator[None]:
+    """Hold the workers' rescore lock (when their Redis answers), so a rescore here never
+    overlaps one in a worker: overlapping rescores would delete each other's communities."""
+    from workers.limits import one_rescore_at_a_time
+
+    client = _shared_redis(config)
+    if client is None:  # no workers' Redis: nothing to overlap with
+        yield
+        return
+    w = config.workers
+    with one_rescore_at_a_time(client, lease_s=w.task_time_limit_s, wait_s=w.task_time_limit_s / 2):
+        yield
+
+
 def _shared_redis(config: Config) -> Any:
-    """The workers' Redis (for crawl locks and budgets) if one is configured and answering, else None."""
+    """The workers' Redis (their crawl and rescore locks, rate-limit budgets) if one is configured
+    and answering, else None."""
     import redis
 
     from workers.limits import shared_redis_url
@@ -509,7 +525,7 @@ def _shared_redis(config: Config) -> Any:
     try:
         client.ping()
     except redis.exceptions.RedisError:
-        log.warning("crawl without the workers' lock and rate-limit budget: Redis at %s does not answer", url)
+        log.info("Redis at %s does not answer: going on without the workers' locks and budgets", url)
         return None
     return client
 

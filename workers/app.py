@@ -44,7 +44,7 @@ from neo4j.exceptions import ConstraintError, DatabaseError, ServiceUnavailable,
 
 from agora.config import Config, load_config
 from workers import observe
-from workers.limits import BudgetExhausted, shared_redis_url
+from workers.limits import RESCORE_LOCK, BudgetExhausted, one_rescore_at_a_time, shared_redis_url
 
 __all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "crawl",
            "TASK_NAMES", "RESCORE_LOCK", "CRAWL_TASK"]
@@ -62,7 +62,6 @@ _RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError, DatabaseError,
 _RETRY: dict[str, Any] = {"autoretry_for": _RETRYABLE, "retry_backoff": True, "retry_backoff_max": 120,
                           "retry_jitter": True}
 TASK_NAMES = ("agora.ingest_path", "agora.classify", "agora.rescore", "agora.evaluate_alerts")
-RESCORE_LOCK = "agora:lock:rescore"
 #: One crawl pass of a source under its lock and shared rate-limit budget (:mod:`workers.crawl`).
 CRAWL_TASK = "agora.crawl"
 GRAPH_WRITE_LOCK = "agora:lock:graph-write"
@@ -146,11 +145,11 @@ class _Resources:
     @contextlib.contextmanager
     def _graph_write_turn(self) -> Iterator[None]:
         """Hold :data:`GRAPH_WRITE_LOCK` for one batch; its lease (120 s) frees it if the holder dies."""
-        if self.rescore_lock() is None:
+        client = self.shared_redis()
+        if client is None:
             yield
             return
-        assert self._redis is not None
-        lock = self._redis.lock(GRAPH_WRITE_LOCK, timeout=120)
+        lock = client.lock(GRAPH_WRITE_LOCK, timeout=120)
         if not lock.acquire(blocking=True, blocking_timeout=self.config().workers.task_time_limit_s / 2):
             raise TimeoutError(f"no turn at {GRAPH_WRITE_LOCK} within half the task time limit")
         try:
@@ -169,8 +168,9 @@ class _Resources:
                                          backend=n.backend, cache_dir=n.cache_dir)
             return self._model
 
-    def rescore_lock(self, name: str = RESCORE_LOCK) -> Any:
-        """The lock every worker takes around a rescore (or ``name``), or ``None`` when no Redis is configured."""
+    def shared_redis(self) -> redis.Redis | None:
+        """The Redis shared by all workers (the result backend's, else the broker's) for locks and
+        budgets, or ``None`` when neither is a Redis URL."""
         w = self.config().workers
         with self._lock:
             if self._redis is None:
@@ -178,16 +178,15 @@ class _Resources:
                 if url is None:
                     return None
                 self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
-        # The lease outlives no holder: a worker killed at the hard time limit frees it then.
-        return self._redis.lock(name, timeout=w.task_time_limit_s)
+            return self._redis
 
     def redis(self) -> redis.Redis:
-        """The Redis shared by all workers (the result backend's, else the broker's), for locks and budgets."""
-        if self.rescore_lock() is None:
+        """:meth:`shared_redis`, required (crawls keep their locks and rate-limit budgets there)."""
+        client = self.shared_redis()
+        if client is None:
             raise ValueError("workers.broker_url or workers.result_backend must be a redis:// URL for crawls "
                              "(their locks and rate-limit budgets live in Redis)")
-        assert self._redis is not None
-        return self._redis
+        return client
 
     def close(self) -> None:
         if self._store is not None:
@@ -232,25 +231,6 @@ def _classify(self: Task, _previous: Any = None) -> int:
     return classify_pending(res.store(), res.config(), model=res.model())
 
 
-@contextlib.contextmanager
-def _one_at_a_time(res: _Resources) -> Iterator[None]:
-    """Hold the rescore lock; wait for it up to half the task time limit, then raise :class:`TimeoutError`
-    (retried like an outage)."""
-    lock = res.rescore_lock()
-    if lock is None:
-        log.warning("no Redis in workers.broker_url or workers.result_backend: rescores are not serialised")
-        yield
-        return
-    wait_s = res.config().workers.task_time_limit_s / 2
-    if not lock.acquire(blocking=True, blocking_timeout=wait_s):
-        raise TimeoutError(f"another rescore held {RESCORE_LOCK} for {wait_s:.0f} s")
-    try:
-        yield
-    finally:
-        with contextlib.suppress(redis.exceptions.LockError):  # the lease expired meanwhile
-            lock.release()
-
-
 def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
     """Recompute communities and influence, one rescore at a time across all workers.
 
@@ -261,7 +241,9 @@ def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
     from alerts.engine import snapshot
 
     res = _resources(self)
-    with _one_at_a_time(res):
+    w = res.config().workers
+    # The lease outlives no holder: a worker killed at the hard time limit frees it then.
+    with one_rescore_at_a_time(res.shared_redis(), lease_s=w.task_time_limit_s, wait_s=w.task_time_limit_s / 2):
         before = snapshot(res.store(), depth=100)  # for evaluate_alerts' new_influencer rule
         report = run_rescore(res.store(), res.config())
     return {"people": len(report.result.people), "communities": len(report.result.communities),

@@ -19,12 +19,16 @@ with backoff.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
 
-__all__ = ["shared_redis_url", "RateBudget", "BudgetExhausted", "crawl_lock", "budget_key", "lock_key"]
+__all__ = ["shared_redis_url", "RESCORE_LOCK", "one_rescore_at_a_time", "RateBudget", "BudgetExhausted", "crawl_lock",
+           "budget_key", "lock_key"]
 
 # KEYS[1]: the bucket hash; ARGV: capacity, refill per second, tokens wanted.
 # Returns {granted (0/1), seconds to wait (string, as Redis truncates floats)}.
@@ -51,6 +55,34 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
 return {granted, tostring(wait)}
 """
+
+
+log = logging.getLogger(__name__)
+
+#: The lock every rescore holds (workers and the CLI alike): two overlapping
+#: rescores would delete each other's communities.
+RESCORE_LOCK = "agora:lock:rescore"
+
+
+@contextlib.contextmanager
+def one_rescore_at_a_time(client: redis.Redis | None, *, lease_s: float, wait_s: float) -> Iterator[None]:
+    """Hold :data:`RESCORE_LOCK` while the body runs, waiting up to ``wait_s`` for it, else raise
+    :class:`TimeoutError`. The lease (``lease_s``) frees it if its holder dies. With no
+    ``client`` (no shared Redis) the body runs unserialised, with a warning."""
+    if client is None:
+        log.warning("no shared Redis (workers.broker_url / result_backend): rescores are not serialised")
+        yield
+        return
+    lock = client.lock(RESCORE_LOCK, timeout=lease_s)
+    if not lock.acquire(blocking=False):
+        log.info("waiting up to %.0f s for the rescore running elsewhere", wait_s)
+        if not lock.acquire(blocking=True, blocking_timeout=wait_s):
+            raise TimeoutError(f"another rescore held {RESCORE_LOCK} for {wait_s:.0f} s")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):  # the lease expired meanwhile
+            lock.release()
 
 
 def shared_redis_url(broker_url: str | None, result_backend: str | None) -> str | None:

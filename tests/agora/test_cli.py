@@ -13,13 +13,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 
 from graph.server import EmbeddedServer
 from graph.store import GraphStore
 from tests.conftest import REPO, free_port
+from workers.limits import RESCORE_LOCK
 
 AGORA = [sys.executable, "-m", "agora.cli"]
+REDIS_URL = "redis://127.0.0.1:6379/11"
 
 
 def agora(*args: str, config: Path | None = None, env: dict[str, str] | None = None,
@@ -34,7 +37,9 @@ def bolt_config(tmp_path: Path, graph_server: EmbeddedServer, store: GraphStore)
     """A config on the session's server (emptied by ``store``) and a 60-person sample."""
     cfg = {"graph": {"uri": graph_server.bolt_uri, "user": "root", "database": graph_server.database},
            "sample": {"dir": "sample", "people": 60},
-           "output": {"dir": "out"}}
+           "output": {"dir": "out"},
+           # the workers' Redis, where rescores take their lock: this file's own database
+           "workers": {"broker_url": REDIS_URL, "result_backend": None}}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path, {"AGORA_GRAPH__PASSWORD": graph_server.password()}
@@ -134,3 +139,24 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
     finally:
         stopped = agora("graph", "stop", config=path)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
+
+
+def test_score_waits_for_a_rescore_running_in_a_worker(bolt_config: tuple[Path, dict[str, str]]) -> None:
+    """Two overlapping rescores would delete each other's communities: the CLI takes the workers' lock."""
+    config, env = bolt_config
+    client = redis.Redis.from_url(REDIS_URL)
+    held = client.lock(RESCORE_LOCK, timeout=120)  # a worker's rescore, as far as the CLI knows
+    assert held.acquire(blocking=False)
+    try:
+        proc = subprocess.Popen([*AGORA, "--config", str(config), "-v", "score"], cwd=REPO, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=8)  # still waiting for the lock
+    finally:
+        held.release()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "waiting up to" in err and "scored from" in out
+    assert not client.exists(RESCORE_LOCK)  # released when done
+    client.close()
