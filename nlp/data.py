@@ -28,8 +28,8 @@ _RELATIVE = Path("shared") / "data" / "sentiment" / "train.tsv"
 def default_data_path() -> Path:
     """Where the labelled tweets are: ``$AGORA_SENTIMENT_DATA`` when set, else
     the first ``shared/data/sentiment/train.tsv`` found beside the repository
-    or one of its parents (a clone in ``/work/main`` and a worktree in
-    ``/work/wt/NAME`` both find ``/work/shared``); the path beside the
+    or one of its parents (so a git worktree nested below the checkout finds
+    the same data as the checkout); the path beside the
     repository when none exists, so error messages name the expected place."""
     env = os.environ.get("AGORA_SENTIMENT_DATA")
     if env:
