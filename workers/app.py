@@ -90,6 +90,9 @@ def _settings(config: Config) -> dict[str, Any]:
         "broker_transport_options": {"visibility_timeout": w.visibility_timeout,
                                      "unacked_restore_interval": max(1.0, min(10.0, w.visibility_timeout / 10)),
                                      "unacked_restore_throttle": 1,
+                                     # a worker killed while sweeping holds the sweep's mutex until it
+                                     # expires (kombu's default: 300 s, during which nothing is redelivered)
+                                     "unacked_mutex_expire": max(5.0, min(60.0, w.visibility_timeout / 2)),
                                      "socket_connect_timeout": 10, "socket_timeout": 30},
         "redis_socket_connect_timeout": 10,
         "redis_socket_timeout": 30,
