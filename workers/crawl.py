@@ -22,30 +22,19 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from agora.config import Config
 from workers.limits import RateBudget, crawl_lock
 
-__all__ = ["CrawlResult", "crawl_once", "load_connector"]
+if TYPE_CHECKING:
+    from listening.connectors import CrawlReport
+
+__all__ = ["crawl_once", "load_connector"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CrawlResult:
-    """What one pass did; ``busy`` when another worker held the source's lock (nothing fetched)."""
-
-    source: str
-    pages: int = 0
-    read: int = 0
-    new: int = 0
-    linked: int = 0
-    cursor: str | None = None
-    busy: bool = False
 
 
 def load_connector(config: Config, name: str) -> Any:
@@ -71,10 +60,10 @@ def load_connector(config: Config, name: str) -> Any:
 
 
 def crawl_once(config: Config, name: str, store: Any, client: redis.Redis, *, connector: Any = None,
-               on_page: Callable[[int], None] | None = None) -> CrawlResult:
+               on_page: Callable[[int], None] | None = None) -> CrawlReport:
     """Crawl ``name`` from its stored cursor to the end, under its lock and budget.
 
-    Returns ``CrawlResult(busy=True)`` at once when another crawl of the same
+    Returns ``CrawlReport(busy=True)`` at once when another crawl of the same
     source holds the lock. ``on_page(n)`` is called after each stored page
     with its number of interactions (metrics). Raises
     :class:`~workers.limits.BudgetExhausted` when the budget has no token
@@ -82,7 +71,7 @@ def crawl_once(config: Config, name: str, store: Any, client: redis.Redis, *, co
     :class:`~listening.connectors.RateLimited`; both leave the cursor at the
     first page not stored.
     """
-    from listening.connectors import crawl
+    from listening.connectors import CrawlReport, crawl
 
     if connector is None:
         connector = load_connector(config, name)  # a bad name fails here, before any lock is taken
@@ -93,7 +82,7 @@ def crawl_once(config: Config, name: str, store: Any, client: redis.Redis, *, co
     lock = crawl_lock(client, name, lease_s=config.workers.task_time_limit_s)
     if not lock.acquire(blocking=False):
         log.info("crawl of %s skipped: another worker is crawling it", name)
-        return CrawlResult(name, busy=True)
+        return CrawlReport(name, busy=True)
     budget = RateBudget(client, name, settings.requests, settings.per_s)
 
     def after_page(n: int) -> None:
@@ -105,7 +94,7 @@ def crawl_once(config: Config, name: str, store: Any, client: redis.Redis, *, co
         report = crawl(connector, store, brand_accounts=config.brand_accounts,
                        before_fetch=lambda: budget.take(max_wait_s=config.workers.task_time_limit_s / 4),
                        after_page=after_page)
-        return CrawlResult(name, report.pages, report.read, report.new, report.linked, report.cursor)
+        return report
     finally:
         try:
             lock.release()

@@ -6,6 +6,7 @@ Importing this package registers every connector in
 """
 
 from listening.connectors import meta, telegram, twitter, whatsapp  # noqa: F401  (registers them)
-from listening.connectors.base import REGISTRY, Connector, MappingError, Page, RateLimited, crawl, cursor_key
+from listening.connectors.base import (REGISTRY, Connector, CrawlReport, MappingError, Page, RateLimited, crawl,
+                                      cursor_key)
 
-__all__ = ["REGISTRY", "Connector", "MappingError", "Page", "RateLimited", "crawl", "cursor_key"]
+__all__ = ["REGISTRY", "Connector", "CrawlReport", "MappingError", "Page", "RateLimited", "crawl", "cursor_key"]

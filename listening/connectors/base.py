@@ -132,7 +132,8 @@ def cursor_key(name: str) -> str:
 
 @dataclass
 class CrawlReport:
-    """What one crawl pass did."""
+    """What one crawl pass did; ``busy`` when it did nothing because another crawl of the
+    same source held its lock (:func:`workers.crawl.crawl_once`)."""
 
     source: str
     pages: int = 0
@@ -140,6 +141,7 @@ class CrawlReport:
     new: int = 0
     linked: int = 0
     cursor: str | None = None
+    busy: bool = False
 
 
 def crawl(connector: Connector, store: Any, *, brand_accounts: tuple[str, ...] | list[str] = (),
