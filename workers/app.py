@@ -14,7 +14,9 @@ rate-limit budget (:mod:`workers.crawl`); beat sends it every
 ``listening.crawl_interval_s.<source>`` for the built-in connectors and every
 ``workers.crawls.<name>.interval_s`` for user-written ones. A task whose
 worker dies is delivered again: at once when a pool process dies, after
-``workers.visibility_timeout_s`` on Redis when the whole worker does.
+``workers.visibility_timeout_s`` on Redis when the whole worker does. An import
+lost by the Redis broker itself (a worker killed between ``BRPOP`` and recording
+the message as unacknowledged) is sent again by :mod:`workers.reconcile`.
 Metrics and structured logs: :mod:`workers.observe`.
 
 Start a worker with ``agora worker`` and the scheduler with ``agora beat``;

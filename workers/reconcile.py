@@ -18,8 +18,8 @@ With a Redis broker:
   again with the new time.
 * **Done.** A task that succeeds is removed from the ledger (``task_success``
   in the worker); one that fails for good (its retries spent, or an error that
-  is not retried) goes to the dead-letter list with its error, so it is not
-  re-sent either.
+  is not retried) or is revoked goes to the dead-letter list with its error,
+  so it is not re-sent either.
 * **Sweep** (:func:`sweep`). The entries sent longer ago than the visibility
   timeout plus a margin (:func:`settings_for`) that are neither done, nor
   waiting in their queue list, nor held by a worker (the ``unacked`` hash, where
@@ -58,7 +58,8 @@ from typing import Any
 import redis
 from celery import Celery, Task
 from celery.app.amqp import AMQP, task_message
-from celery.signals import before_task_publish, task_failure, task_success, worker_ready, worker_shutdown
+from celery.signals import (before_task_publish, task_failure, task_revoked, task_success, worker_ready,
+                            worker_shutdown)
 from kombu.utils.json import dumps, loads
 from kombu.utils.objects import cached_property
 from prometheus_client import Counter
@@ -377,14 +378,27 @@ def _failed(sender: Task | None = None, task_id: str | None = None, exception: B
             log.warning("reconcile: failed task %s not moved to the dead letters: %r", task_id, exc)
 
 
+@task_revoked.connect
+def _revoked(sender: Task | None = None, request: Any = None, expired: bool = False, **_: Any) -> None:
+    task_id = getattr(request, "id", None)
+    if sender is None or getattr(sender, "name", None) not in LEDGERED or not task_id:
+        return
+    ledger = ledger_for(sender.app)
+    if ledger is not None:
+        try:
+            ledger.bury(task_id, "expired" if expired else "revoked")
+        except redis.RedisError as exc:
+            log.warning("reconcile: revoked task %s not moved to the dead letters: %r", task_id, exc)
+
+
 # -- the sweep ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SweepReport:
     """What one sweep did: ``enabled`` False on a non-Redis broker, ``busy`` when another sweep held the
-    lock; ``checked`` entries were old enough to look at, ``present`` of them were in a queue or held by
-    a worker; ``resent`` and ``dead`` are task ids."""
+    lock; ``checked`` entries were old enough to look at, ``present`` of them were not lost (waiting in a
+    queue, held by a worker, or finished meanwhile); ``resent`` and ``dead`` are task ids."""
 
     enabled: bool
     busy: bool = False

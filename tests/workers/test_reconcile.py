@@ -182,7 +182,7 @@ def test_a_slow_running_task_and_a_queued_one_are_not_sent_again(
 
 
 @pytest.mark.slow
-def test_a_finished_task_is_never_sent_again_and_a_failed_one_is_dead_lettered(
+def test_a_finished_task_is_never_sent_again_and_a_failed_or_revoked_one_is_dead_lettered(
         store: GraphStore, graph_server: EmbeddedServer, redis_db: redis.Redis,
         source: tuple[list[Path], list[Interaction]], tmp_path: Path) -> None:
     files, items = source
@@ -192,12 +192,21 @@ def test_a_finished_task_is_never_sent_again_and_a_failed_one_is_dead_lettered(
     queue = _queue()
     worker = start_worker(config, graph_server.password(), queue, tmp_path / "worker.log")
     missing = tmp_path / "no-such-file.jsonl"
+    revoked = str(uuid.uuid4())
     try:
+        deadline = time.monotonic() + 90
+        while " ready." not in worker.text():
+            assert time.monotonic() < deadline and worker.alive(), worker.tail()
+            time.sleep(0.2)
+        app.control.revoke(revoked)
+        time.sleep(1)
+        app.signature("agora.ingest_path", args=(str(files[2]), "jsonl"),
+                      options={"queue": queue, "task_id": revoked}).apply_async()
         done = _send(app, files[:2], queue)
         failed = _send(app, [missing], queue)[0]
         wait_results(done, timeout_s=120, workers=[worker])
         deadline = time.monotonic() + 60
-        while not failed.ready():
+        while not failed.ready() or len(ledger.dead()) < 2:
             assert time.monotonic() < deadline, worker.tail()
             time.sleep(0.2)
         assert failed.failed()
@@ -209,9 +218,11 @@ def test_a_finished_task_is_never_sent_again_and_a_failed_one_is_dead_lettered(
     finally:
         worker.stop()
     assert not _resent_lines(worker) and not redis_db.llen(queue)
-    [dead] = ledger.dead()
-    assert dead["id"] == failed.id and dead["args"] == [str(missing), "jsonl"]
-    assert dead["reason"].startswith("failed: FileNotFoundError"), dead
+    dead = {d["id"]: d for d in ledger.dead()}
+    assert set(dead) == {failed.id, revoked}
+    assert dead[failed.id]["args"] == [str(missing), "jsonl"]
+    assert dead[failed.id]["reason"].startswith("failed: FileNotFoundError"), dead
+    assert dead[revoked]["reason"] == "revoked" and dead[revoked]["args"] == [str(files[2]), "jsonl"]
     _assert_exact(store, [i for f in files[:2] for i in read_path(f, "jsonl") if isinstance(i, Interaction)])
 
 
