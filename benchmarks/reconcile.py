@@ -99,7 +99,8 @@ def run(bench: Bench, broker: PrivateRedis, pops: int, *, ledgered: bool) -> dic
             "resent": log.read_text(encoding="utf-8", errors="replace").count("lost by the broker"),
             "complete": all(r.ready() for r in results), "seconds": seconds,
             "failed": [f"{r.id[:8]}: {r.result!r}" for r in results if r.failed()],
-            "never_done": [r.id[:8] + ("" if r.id in popped else " (not popped)") for r in results if not r.ready()], "exact": bench.exact(bench.expected),
+            "never_done": [r.id[:8] + ("" if r.id in popped else " (not popped)") for r in results if not r.ready()],
+            "exact": bench.exact(bench.expected),
             "ledger_left": sorted(k.decode() for k in left if k != b"agora:reconcile:dead")}
 
 

@@ -38,6 +38,11 @@ With a Redis broker:
   with no other process running; beat also sends :data:`RECONCILE_TASK` on the
   same interval (:func:`beat_entries`).
 
+A queue purged by hand (``celery purge``) looks to the sweep like lost
+messages: its imports are sent again. To cancel imports, revoke them (a revoked
+import is dead-lettered), or delete the ledger's keys (``agora:reconcile:*``)
+with the queue.
+
 The tasks are idempotent, so a task re-sent although it was not lost (a worker
 stalled for longer than ``confirm_s`` inside the window, or a ``done`` that did
 not reach Redis) runs twice and stores nothing twice. The sweep relies on the
@@ -125,13 +130,15 @@ class Ledger:
         """Forget ``task_id``: it finished."""
         self.client.pipeline().hdel(LEDGER_KEY, task_id).zrem(SENT_KEY, task_id).hdel(ATTEMPTS_KEY, task_id).execute()
 
-    def bury(self, task_id: str, reason: str, entry: dict[str, Any] | None = None, attempts: int = 0) -> None:
-        """Move ``task_id`` to the dead-letter list with ``reason``; it is never re-sent."""
+    def bury(self, task_id: str, reason: str, entry: dict[str, Any] | None = None, attempts: int = 0, *,
+             task: str | None = None) -> None:
+        """Move ``task_id`` (named ``task`` if its entry is gone) to the dead-letter list with ``reason``;
+        it is never re-sent."""
         if entry is None:
             entry = self.entry(task_id) or {}
         body = entry.get("body") or [[], {}]
-        dead = {"id": task_id, "task": entry.get("task"), "args": body[0] if body else [], "queue": entry.get("queue"),
-                "reason": reason, "attempts": attempts, "at": time.time()}
+        dead = {"id": task_id, "task": entry.get("task") or task, "args": body[0] if body else [],
+                "queue": entry.get("queue"), "reason": reason, "attempts": attempts, "at": time.time()}
         (self.client.pipeline().lpush(DEAD_KEY, dumps(dead)).ltrim(DEAD_KEY, 0, DEAD_LIMIT - 1)
          .hdel(LEDGER_KEY, task_id).zrem(SENT_KEY, task_id).hdel(ATTEMPTS_KEY, task_id).execute())
 
@@ -373,7 +380,7 @@ def _failed(sender: Task | None = None, task_id: str | None = None, exception: B
     ledger = ledger_for(sender.app)
     if ledger is not None:
         try:
-            ledger.bury(task_id, f"failed: {type(exception).__name__}: {exception}")
+            ledger.bury(task_id, f"failed: {type(exception).__name__}: {exception}", task=sender.name)
         except redis.RedisError as exc:
             log.warning("reconcile: failed task %s not moved to the dead letters: %r", task_id, exc)
 
@@ -386,7 +393,7 @@ def _revoked(sender: Task | None = None, request: Any = None, expired: bool = Fa
     ledger = ledger_for(sender.app)
     if ledger is not None:
         try:
-            ledger.bury(task_id, "expired" if expired else "revoked")
+            ledger.bury(task_id, "expired" if expired else "revoked", task=sender.name)
         except redis.RedisError as exc:
             log.warning("reconcile: revoked task %s not moved to the dead letters: %r", task_id, exc)
 
