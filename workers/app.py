@@ -14,7 +14,9 @@ rate-limit budget (:mod:`workers.crawl`); beat sends it every
 ``listening.crawl_interval_s.<source>`` for the built-in connectors and every
 ``workers.crawls.<name>.interval_s`` for user-written ones. A task whose
 worker dies is delivered again: at once when a pool process dies, after
-``workers.visibility_timeout_s`` on Redis when the whole worker does.
+``workers.visibility_timeout_s`` on Redis when the whole worker does. An import
+lost by the Redis broker itself (a worker killed between ``BRPOP`` and recording
+the message as unacknowledged) is sent again by :mod:`workers.reconcile`.
 Metrics and structured logs: :mod:`workers.observe`.
 
 Start a worker with ``agora worker`` and the scheduler with ``agora beat``;
@@ -43,7 +45,7 @@ from celery.signals import worker_process_shutdown
 from neo4j.exceptions import ConstraintError, DatabaseError, ServiceUnavailable, SessionExpired, TransientError
 
 from agora.config import Config, load_config
-from workers import observe
+from workers import observe, reconcile
 from workers.limits import RESCORE_LOCK, BudgetExhausted, one_rescore_at_a_time, shared_redis_url
 
 __all__ = ["app", "make_app", "ingest_chain", "ingest_path", "classify", "rescore", "evaluate_alerts", "crawl",
@@ -115,6 +117,8 @@ def _settings(config: Config) -> dict[str, Any]:
             **{f"crawl:{name}": {"task": CRAWL_TASK, "schedule": seconds, "args": (name,),
                                  "options": {"expires": seconds}}
                for name, seconds in {**config.listening.crawl_interval_s, **w.custom_crawls()}.items()},
+            # Redis broker only: re-send imports lost between BRPOP and unacked (workers.reconcile).
+            **reconcile.beat_entries(w.broker_url, w.visibility_timeout),
         },
     }
 
@@ -311,6 +315,11 @@ def make_app(config: Config | None = None) -> Celery:
         celery.conf.update(_settings(config))
     for name, fun in zip((*TASK_NAMES, CRAWL_TASK), (_ingest_path, _classify, _rescore, _evaluate_alerts, _crawl)):
         celery.task(name=name, bind=True, shared=False, **_RETRY)(fun)
+    # Imports sent through this app are recorded in the Redis broker's ledger, and its workers sweep
+    # it for ones lost in the BRPOP window (workers.reconcile; nothing on RabbitMQ).
+    celery.amqp_cls = "workers.reconcile:LedgeredAMQP"
+    celery.agora_reconcile = True  # type: ignore[attr-defined]
+    celery.task(name=reconcile.RECONCILE_TASK, bind=True, shared=False)(reconcile.sweep_task)
     return celery
 
 

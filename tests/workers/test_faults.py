@@ -37,8 +37,8 @@ REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 N, FILES = 10_000, 5
 TIME_LIMIT_S, VISIBILITY_S = 20, 25
 # Graph batches small enough that a file takes many transactions, so the kill lands inside a
-# task (mid-batch), not in the instant between two tasks; see README "Redis and workers" for
-# what a kill in that instant can cost on Redis.
+# task (mid-batch), not in the instant between two tasks; a kill in that instant (between BRPOP
+# and kombu's unacked) is repaired by workers.reconcile, tested in test_reconcile.py.
 KILL_BATCH = 100
 
 
