@@ -32,7 +32,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, ContextManager, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
@@ -74,7 +74,7 @@ MERGE (acc)-[:OF]->(p)
 _UPSERT_MESSAGES = """
 UNWIND $rows AS r
 MERGE (m:Message {id: r.id})
-SET m.platform = r.platform, m.kind = r.kind, m.ts = datetime(r.ts), m.text = r.text,
+SET m.platform = r.platform, m.kind = r.kind, m.ts = datetime({epochSeconds: r.s, nanosecond: r.ns}), m.text = r.text,
     m.conversation = r.conversation, m.parent_id = r.parent_id, m.source = r.source,
     m.lang = coalesce(m.lang, r.lang)
 WITH m, r
@@ -97,6 +97,7 @@ MERGE (m)-[:{rel}]->(p)
 """
 
 _PARENT_REL = {Kind.REPLY: "REPLIES_TO", Kind.QUOTE: "QUOTES", Kind.SHARE: "SHARES"}
+_NO_PARENT: dict[str, list[str]] = {rel: [] for rel in _PARENT_REL.values()}
 
 # The fast path for messages the graph does not hold yet (most of an import). Which
 # ids exist is read first, in the same transaction; a message and all its edges are
@@ -116,22 +117,26 @@ OPTIONAL MATCH (a)-[:OF]->(p:Person)
 RETURN a.key AS key, a.handle AS handle, a.brand AS brand, count(p) AS owners
 """
 
-# A new message with its POSTED, ADDRESSES and MENTIONS edges in one statement: one
-# pass over the rows instead of one per relationship type (ArcadeDB's Cypher engine
-# spends most of an import's time per statement and per row lookup). The accounts
-# exist (``shared`` wrote them first), so the MERGEs only find them.
+# A new message with all its edges in one statement: one pass over the rows instead of
+# one per relationship type (ArcadeDB's Cypher engine spends most of an import's time
+# per statement and per row lookup). The accounts and the parents outside the batch
+# exist (``shared`` wrote them first), so the MERGEs only find them; a row's parent
+# lists are empty when its parent is new in the same batch (see below).
 _CREATE_MESSAGES = """
 UNWIND $rows AS r
 MATCH (a:Account {key: r.actor})
-CREATE (a)-[:POSTED]->(m:Message {id: r.id, platform: r.platform, kind: r.kind, ts: datetime(r.ts), text: r.text,
+CREATE (a)-[:POSTED]->(m:Message {id: r.id, platform: r.platform, kind: r.kind, ts: datetime({epochSeconds: r.s, nanosecond: r.ns}), text: r.text,
                                   conversation: r.conversation, parent_id: r.parent_id, source: r.source,
                                   lang: r.lang})
 FOREACH (k IN r.targets | MERGE (b:Account {key: k}) CREATE (m)-[:ADDRESSES]->(b))
 FOREACH (k IN r.mentions | MERGE (b:Account {key: k}) CREATE (m)-[:MENTIONS]->(b))
+FOREACH (k IN r.REPLIES_TO | MERGE (p:Message {id: k}) CREATE (m)-[:REPLIES_TO]->(p))
+FOREACH (k IN r.QUOTES | MERGE (p:Message {id: k}) CREATE (m)-[:QUOTES]->(p))
+FOREACH (k IN r.SHARES | MERGE (p:Message {id: k}) CREATE (m)-[:SHARES]->(p))
 """
 
-# The new messages' parent edges, every type in one statement (a parent in the same
-# batch exists only once the statement above has run).
+# The parent edges of new messages whose parent is new in the same batch, every type in
+# one statement: such a parent exists only once the statement above has run.
 _CREATE_PARENT_LINKS = """
 UNWIND $rows AS r
 MATCH (m:Message {id: r.message})
@@ -267,7 +272,7 @@ class GraphStore:
                     accounts[ref.key] = {"key": ref.key, "platform": ref.platform, "native_id": ref.native_id,
                                          "handle": ref.handle, "brand": ref.key in brand}
         messages = [{
-            "id": it.id, "platform": it.platform, "kind": it.kind.value, "ts": it.timestamp.isoformat(),
+            "id": it.id, "platform": it.platform, "kind": it.kind.value, **_epoch(it.timestamp),
             "text": it.text, "conversation": it.conversation_id, "parent_id": it.parent_id,
             "source": it.source, "lang": it.language, "actor": it.actor.key,
         } for it in batch]
@@ -289,13 +294,20 @@ class GraphStore:
             known = {r["id"]: r["stored"] for r in tx.run(_KNOWN_MESSAGES, ids=[m["id"] for m in messages])}
             absent = [(m, it) for m, it in zip(messages, batch) if m["id"] not in known]
             if absent:
-                tx.run(_CREATE_MESSAGES, rows=[{**m, "targets": sorted({t.key for t in it.targets}),
-                                                "mentions": sorted({t.key for t in it.mentions})}
-                                               for m, it in absent]).consume()
-                parents = [{"message": it.id, "parent": it.parent_id, "rel": _PARENT_REL[it.kind]}
-                           for _, it in absent if it.parent_id and it.kind in _PARENT_REL]
-                if parents:
-                    tx.run(_CREATE_PARENT_LINKS, rows=parents).consume()
+                creating = {m["id"] for m, _ in absent}
+                rows, later = [], []
+                for m, it in absent:
+                    row = {**m, "targets": sorted({t.key for t in it.targets}),
+                           "mentions": sorted({t.key for t in it.mentions}), **_NO_PARENT}
+                    if it.parent_id and it.kind in _PARENT_REL:
+                        if it.parent_id in creating:
+                            later.append({"message": it.id, "parent": it.parent_id, "rel": _PARENT_REL[it.kind]})
+                        else:
+                            row[_PARENT_REL[it.kind]] = [it.parent_id]
+                    rows.append(row)
+                tx.run(_CREATE_MESSAGES, rows=rows).consume()
+                if later:
+                    tx.run(_CREATE_PARENT_LINKS, rows=later).consume()
             merged = [m for m in messages if m["id"] in known]  # stored, or a parent placeholder
             if merged:
                 tx.run(_UPSERT_MESSAGES, rows=merged).consume()
@@ -505,6 +517,18 @@ def _link_rows(batch: list[Interaction]) -> dict[str, list[dict[str, str]]]:
         if it.parent_id and it.kind in _PARENT_REL:
             out.setdefault(_PARENT_REL[it.kind], []).append({"message": it.id, "parent": it.parent_id})
     return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _epoch(ts: datetime) -> dict[str, int]:
+    """A UTC timestamp (as :class:`Interaction` holds them) as the ``s`` and ``ns`` that
+    ``datetime({epochSeconds: r.s, nanosecond: r.ns})`` turns back into the same UTC instant,
+    to the microsecond. The server builds that several times faster than it parses an ISO
+    string, and a Python ``datetime`` parameter costs the driver more than both."""
+    delta = ts - _EPOCH
+    return {"s": delta.days * 86_400 + delta.seconds, "ns": delta.microseconds * 1000}
 
 
 def _dropped(exc: AuthError) -> bool:

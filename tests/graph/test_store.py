@@ -93,3 +93,19 @@ def test_read_query_rolls_back_even_if_the_guard_missed_a_write(store: GraphStor
     monkeypatch.setattr(store_module, "check_read_only", lambda cypher: None)
     store.read_query("CREATE (:Probe {id: 1})")
     assert store.fetch("MATCH (p:Probe) RETURN count(p) AS n") == [{"n": 0}]
+
+
+def test_timestamps_are_stored_as_the_same_utc_instant(store: GraphStore) -> None:
+    # Written as epoch seconds + nanoseconds (fast on the server): the stored value must be
+    # what datetime(<ISO string>) gave, to the microsecond, before 1970 too, on both write paths.
+    stamps = [datetime(2025, 3, 1, 9, 0, 0, 123456, tzinfo=timezone.utc),
+              datetime(1969, 7, 20, 20, 17, 40, 999999, tzinfo=timezone.utc),
+              datetime(2026, 10, 5, 12, 34, 56, tzinfo=timezone(timedelta(hours=2)))]
+    its = [Interaction(f"twitter:t{i}", "twitter", Kind.POST, ANNA, ts, "t") for i, ts in enumerate(stamps)]
+    for _ in range(2):  # the CREATE path, then the MERGE path of a re-import
+        store.upsert_interactions(its)
+        rows = store.fetch("MATCH (m:Message) WHERE m.id STARTS WITH 'twitter:t' "
+                           "RETURN m.id AS id, m.ts AS ts, m.ts = datetime($iso0) AS same ORDER BY m.id",
+                           iso0=stamps[0].isoformat())
+        assert [r["ts"].to_native() for r in rows] == [ts.astimezone(timezone.utc) for ts in stamps]
+        assert [r["same"] for r in rows] == [True, False, False]
