@@ -133,6 +133,7 @@ FOREACH (k IN r.mentions | MERGE (b:Account {key: k}) CREATE (m)-[:MENTIONS]->(b
 FOREACH (k IN r.REPLIES_TO | MERGE (p:Message {id: k}) CREATE (m)-[:REPLIES_TO]->(p))
 FOREACH (k IN r.QUOTES | MERGE (p:Message {id: k}) CREATE (m)-[:QUOTES]->(p))
 FOREACH (k IN r.SHARES | MERGE (p:Message {id: k}) CREATE (m)-[:SHARES]->(p))
+RETURN count(*) AS n
 """
 
 # The parent edges of new messages whose parent is new in the same batch, every type in
@@ -182,6 +183,11 @@ class GraphStore:
         #: server with optimistic page-level concurrency (ArcadeDB) makes parallel writers
         #: abort each other; taking turns is faster there. ``None``: no guard.
         self.write_guard: Callable[[], ContextManager[Any]] | None = None
+        #: Accounts this store wrote or found with a person, as ``key → (handle, brand)``: a batch
+        #: skips reading them back. A stale entry (the account was deleted since, by a reset or an
+        #: erasure elsewhere) is caught by the batch's CREATE, which then creates a node too many
+        #: or a message too few; the batch is rolled back and written again without the cache.
+        self._accounts_seen: dict[str, tuple[str | None, bool]] = {}
 
     # -- plumbing ---------------------------------------------------------
 
@@ -228,6 +234,7 @@ class GraphStore:
 
     def clear(self) -> None:
         """Delete every node and relationship (tests and ``agora graph reset``)."""
+        self._accounts_seen.clear()
         while True:
             deleted = self._write(lambda tx: tx.run(
                 "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n").single()["n"])
@@ -262,7 +269,7 @@ class GraphStore:
                 progress(len(batch))
         return new
 
-    def _write_batch(self, batch: list[Interaction], brand: set[str]) -> int:
+    def _write_batch(self, batch: list[Interaction], brand: set[str], *, trust_cache: bool = True) -> int:
         """Write one batch (distinct ids); returns how many of its messages were not stored before."""
         accounts: dict[str, dict[str, Any]] = {}
         for it in batch:
@@ -271,6 +278,8 @@ class GraphStore:
                 if row is None or (row["handle"] is None and ref.handle):
                     accounts[ref.key] = {"key": ref.key, "platform": ref.platform, "native_id": ref.native_id,
                                          "handle": ref.handle, "brand": ref.key in brand}
+        seen = self._accounts_seen if trust_cache else {}
+        unseen = [row for key, row in accounts.items() if not _same_account(row, seen.get(key))]
         messages = [{
             "id": it.id, "platform": it.platform, "kind": it.kind.value, **_epoch(it.timestamp),
             "text": it.text, "conversation": it.conversation_id, "parent_id": it.parent_id,
@@ -280,14 +289,21 @@ class GraphStore:
         outside_parents = sorted({it.parent_id for it in batch
                                   if it.parent_id and it.kind in _PARENT_REL and it.parent_id not in in_batch})
 
-        def shared(tx: ManagedTransaction) -> None:
+        def shared(tx: ManagedTransaction) -> dict[str, tuple[str | None, bool]]:
             # The nodes other batches share (accounts, parents outside the batch) go first, in a
             # short transaction of their own: concurrent writers then collide only briefly.
-            changed = _changed_accounts(accounts, tx.run(_KNOWN_ACCOUNTS, keys=list(accounts)).data())
-            if changed:
-                tx.run(_UPSERT_ACCOUNTS, rows=changed).consume()
+            stored: dict[str, tuple[str | None, bool]] = {}
+            if unseen:
+                known = tx.run(_KNOWN_ACCOUNTS, keys=[row["key"] for row in unseen]).data()
+                changed = _changed_accounts({row["key"]: row for row in unseen}, known)
+                if changed:
+                    tx.run(_UPSERT_ACCOUNTS, rows=changed).consume()
+                handles = {r["key"]: r["handle"] for r in known}
+                stored = {row["key"]: (row["handle"] if row["handle"] is not None else handles.get(row["key"]),
+                                       row["brand"]) for row in unseen}
             if outside_parents:
                 tx.run("UNWIND $ids AS id MERGE (:Message {id: id})", ids=outside_parents).consume()
+            return stored
 
         def work(tx: ManagedTransaction) -> int:
             # Read inside the transaction: a retried one reads again.
@@ -305,7 +321,13 @@ class GraphStore:
                         else:
                             row[_PARENT_REL[it.kind]] = [it.parent_id]
                     rows.append(row)
-                tx.run(_CREATE_MESSAGES, rows=rows).consume()
+                result = tx.run(_CREATE_MESSAGES, rows=rows)
+                created = result.single(strict=True)["n"]
+                nodes = result.consume().counters.nodes_created
+                if len(unseen) < len(accounts) and (created != len(rows) or nodes != len(rows)):
+                    # An account this store had seen is gone (its actor's message was not created) or an
+                    # account, or an outside parent, was created here: trust nothing cached, write again.
+                    raise _StaleCache(f"{created} of {len(rows)} messages, {nodes} nodes created")
                 if later:
                     tx.run(_CREATE_PARENT_LINKS, rows=later).consume()
             merged = [m for m in messages if m["id"] in known]  # stored, or a parent placeholder
@@ -316,9 +338,18 @@ class GraphStore:
                     tx.run(query.replace("{rel}", rel), rows=rows).consume()
             return sum(1 for it in batch if not known.get(it.id))
 
-        with self.write_guard() if self.write_guard else contextlib.nullcontext():
-            self._write(shared)
-            return self._write(work)
+        try:
+            with self.write_guard() if self.write_guard else contextlib.nullcontext():
+                stored = self._write(shared)
+                new = self._write(work)
+        except _StaleCache as exc:
+            log.info("cached accounts out of date (%s); writing the batch again without them", exc)
+            self._accounts_seen.clear()
+            return self._write_batch(batch, brand, trust_cache=False)
+        if len(self._accounts_seen) + len(stored) > _ACCOUNT_CACHE_SIZE:
+            self._accounts_seen.clear()
+        self._accounts_seen.update(stored)
+        return new
 
     # -- sentiment --------------------------------------------------------
 
@@ -491,6 +522,18 @@ class GraphStore:
                 tx.rollback()
                 tx.close()
         return rows
+
+
+_ACCOUNT_CACHE_SIZE = 500_000
+
+
+class _StaleCache(Exception):
+    """A batch found an account missing that :attr:`GraphStore._accounts_seen` holds (rolled back)."""
+
+
+def _same_account(row: dict[str, Any], seen: tuple[str | None, bool] | None) -> bool:
+    """Whether writing ``row`` would change nothing in an account last seen as ``seen``."""
+    return seen is not None and seen[1] == row["brand"] and (row["handle"] is None or row["handle"] == seen[0])
 
 
 def _changed_accounts(wanted: dict[str, dict[str, Any]], stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
