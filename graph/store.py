@@ -340,7 +340,7 @@ class GraphStore:
 
         try:
             with self.write_guard() if self.write_guard else contextlib.nullcontext():
-                stored = self._write(shared)
+                stored = self._write(shared) if unseen or outside_parents else {}
                 new = self._write(work)
         except _StaleCache as exc:
             log.info("cached accounts out of date (%s); writing the batch again without them", exc)
