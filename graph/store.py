@@ -80,6 +80,7 @@ SET m.platform = r.platform, m.kind = r.kind, m.ts = datetime({epochSeconds: r.s
 WITH m, r
 MATCH (a:Account {key: r.actor})
 MERGE (a)-[:POSTED]->(m)
+RETURN count(*) AS n
 """
 
 _LINK_ACCOUNTS = """
@@ -87,6 +88,7 @@ UNWIND $rows AS r
 MATCH (m:Message {id: r.message})
 MATCH (b:Account {key: r.account})
 MERGE (m)-[:{rel}]->(b)
+RETURN count(*) AS n
 """
 
 _LINK_PARENTS = """
@@ -280,6 +282,7 @@ class GraphStore:
                                          "handle": ref.handle, "brand": ref.key in brand}
         seen = self._accounts_seen if trust_cache else {}
         unseen = [row for key, row in accounts.items() if not _same_account(row, seen.get(key))]
+        cached = len(unseen) < len(accounts)  # some accounts are taken on trust: the writes check them
         messages = [{
             "id": it.id, "platform": it.platform, "kind": it.kind.value, **_epoch(it.timestamp),
             "text": it.text, "conversation": it.conversation_id, "parent_id": it.parent_id,
@@ -324,7 +327,7 @@ class GraphStore:
                 result = tx.run(_CREATE_MESSAGES, rows=rows)
                 created = result.single(strict=True)["n"]
                 nodes = result.consume().counters.nodes_created
-                if len(unseen) < len(accounts) and (created != len(rows) or nodes != len(rows)):
+                if cached and (created != len(rows) or nodes != len(rows)):
                     # An account this store had seen is gone (its actor's message was not created) or an
                     # account, or an outside parent, was created here: trust nothing cached, write again.
                     raise _StaleCache(f"{created} of {len(rows)} messages, {nodes} nodes created")
@@ -332,10 +335,16 @@ class GraphStore:
                     tx.run(_CREATE_PARENT_LINKS, rows=later).consume()
             merged = [m for m in messages if m["id"] in known]  # stored, or a parent placeholder
             if merged:
-                tx.run(_UPSERT_MESSAGES, rows=merged).consume()
+                found = tx.run(_UPSERT_MESSAGES, rows=merged).single(strict=True)["n"]
+                if cached and found != len(merged):
+                    raise _StaleCache(f"{len(merged) - found} actors of stored messages missing")
                 for rel, rows in _link_rows([it for it in batch if it.id in known]).items():
-                    query = _LINK_PARENTS if rel in _PARENT_REL.values() else _LINK_ACCOUNTS
-                    tx.run(query.replace("{rel}", rel), rows=rows).consume()
+                    if rel in _PARENT_REL.values():
+                        tx.run(_LINK_PARENTS.replace("{rel}", rel), rows=rows).consume()
+                        continue
+                    found = tx.run(_LINK_ACCOUNTS.replace("{rel}", rel), rows=rows).single(strict=True)["n"]
+                    if cached and found != len(rows):
+                        raise _StaleCache(f"{len(rows) - found} {rel} accounts of stored messages missing")
             return sum(1 for it in batch if not known.get(it.id))
 
         try:

@@ -131,3 +131,10 @@ def test_accounts_deleted_behind_the_stores_back_are_written_again(store: GraphS
     assert store.fetch("MATCH (a:Account {key: 'twitter:1'})-[:OF]->(p:Person) RETURN count(p) AS n")[0]["n"] == 1
     assert store.fetch("MATCH (:Message {id: 'twitter:20'})-[:ADDRESSES]->(a:Account {key: 'twitter:1'}) "
                        "RETURN count(a) AS n")[0]["n"] == 1
+    # Gone again, and only stored messages point at it: a re-import restores the account and the edges.
+    store._write(lambda tx: tx.run(  # noqa: SLF001
+        "MATCH (a:Account {key: 'twitter:1'})-[:OF]->(p) DETACH DELETE a, p").consume())
+    assert store.upsert_interactions([*thread(), *later]) == 0
+    counts = store.counts()
+    assert counts["Person"] == 3 and counts["Account"] == 3 and counts["OF"] == 3 and counts["POSTED"] == 4
+    assert counts["ADDRESSES"] == 3 and counts["MENTIONS"] == 2
