@@ -13,8 +13,12 @@ nothing: messages are keyed by interaction id, accounts by
 messages, never incremented. A batch first writes the nodes other batches
 share (accounts, parents it points to) in a short transaction, then its
 messages with all their edges in one: messages the graph does not hold yet
-are CREATEd with their edges (which ids exist is read in that transaction),
-messages already stored are MERGEd, so a stored message always has its edges.
+are CREATEd with their edges, in one statement (which ids exist is read in that
+transaction), messages already stored are MERGEd, so a stored message always
+has its edges. The store remembers the accounts it has written and does not
+read them back in later batches; the writes count what they found, and a batch
+that finds a remembered account gone is rolled back and written again without
+trusting the memory.
 
 Schema (see DESIGN.md): ``(:Account)-[:OF]->(:Person)``,
 ``(:Account)-[:POSTED]->(:Message)``, ``(:Message)-[:ADDRESSES]->(:Account)``
@@ -127,7 +131,8 @@ RETURN a.key AS key, a.handle AS handle, a.brand AS brand, count(p) AS owners
 _CREATE_MESSAGES = """
 UNWIND $rows AS r
 MATCH (a:Account {key: r.actor})
-CREATE (a)-[:POSTED]->(m:Message {id: r.id, platform: r.platform, kind: r.kind, ts: datetime({epochSeconds: r.s, nanosecond: r.ns}), text: r.text,
+CREATE (a)-[:POSTED]->(m:Message {id: r.id, platform: r.platform, kind: r.kind,
+                                  ts: datetime({epochSeconds: r.s, nanosecond: r.ns}), text: r.text,
                                   conversation: r.conversation, parent_id: r.parent_id, source: r.source,
                                   lang: r.lang})
 FOREACH (k IN r.targets | MERGE (b:Account {key: k}) CREATE (m)-[:ADDRESSES]->(b))
@@ -183,7 +188,8 @@ class GraphStore:
         self.max_attempts = max_attempts
         #: Held around each ingest batch's writes when set (``workers.serial_graph_writes``): a
         #: server with optimistic page-level concurrency (ArcadeDB) makes parallel writers
-        #: abort each other; taking turns is faster there. ``None``: no guard.
+        #: abort each other (on the edge lists of the accounts both batches link to: "Edge list
+        #: IN head chunk ... not visible yet"); taking turns is faster there. ``None``: no guard.
         self.write_guard: Callable[[], ContextManager[Any]] | None = None
         #: Accounts this store wrote or found with a person, as ``key → (handle, brand)``: a batch
         #: skips reading them back. A stale entry (the account was deleted since, by a reset or an
