@@ -4,7 +4,8 @@
     .venv/bin/python -m benchmarks.pipeline --quick    # 20k interactions, sentiment on 1k, 5 kill cycles
 
 Everything runs on real services: a graph server of its own (the embedded
-ArcadeDB over Bolt), Redis at 127.0.0.1:6379 (database 10, flushed) and
+ArcadeDB over Bolt), Redis at 127.0.0.1:6379 (database 10, flushed; with
+``--own-redis`` a redis-server of its own, without persistence) and
 RabbitMQ at 127.0.0.1:5672 (queues ``issue7-bench-…``, deleted afterwards).
 
 * **Throughput**: a synthetic source (:func:`benchmarks.synthetic.write_source`,
@@ -29,6 +30,7 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,8 +42,8 @@ import redis
 
 from agora.config import load_config
 from agora.records import Interaction
-from benchmarks.harness import (WorkerProcess, expected_counts, free_port, graph_counts, start_worker, wait_results,
-                                write_config)
+from benchmarks.harness import (WorkerProcess, die_with_parent, expected_counts, free_port, graph_counts, start_worker,
+                                wait_results, write_config)
 from benchmarks.synthetic import write_source
 from graph.server import EmbeddedServer
 from graph.store import GraphStore, connect
@@ -182,12 +184,34 @@ def _ready(procs: list[WorkerProcess], timeout_s: float = 120) -> None:
         time.sleep(0.2)
 
 
+def _start_own_redis(timeout_s: float = 20.0) -> subprocess.Popen[bytes]:
+    """Start a private ``redis-server`` (no persistence) on a free port and point :data:`REDIS_URL` at it."""
+    global REDIS_URL
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--daemonize", "no"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    REDIS_URL = f"redis://127.0.0.1:{port}/10"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1).ping()
+            return proc
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"redis-server on port {port} did not start")
+            time.sleep(0.1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20k interactions, 1k with sentiment, 5 kills")
     parser.add_argument("--size", type=int, help="interactions (default 100,000; 20,000 with --quick)")
     parser.add_argument("--sentiment-size", type=int, help="interactions for the sentiment rows (5,000; 1,000)")
     parser.add_argument("--kills", type=int, help="kill -9 cycles in the soak (20; 5 with --quick)")
+    parser.add_argument("--own-redis", action="store_true",
+                        help="run a redis-server of its own (no persistence) instead of database 10 of the shared one, "
+                             "so that it collides with no one else's tests or benchmark on a shared machine")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["baseline", "one", "two", "rabbitmq", "sentiment", "soak"],
                         help="leave these rows out")
@@ -196,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     n = args.size or (20_000 if args.quick else 100_000)
     n_sent = args.sentiment_size or (1_000 if args.quick else 5_000)
     kills = args.kills if args.kills is not None else (5 if args.quick else 20)
+    own_redis = _start_own_redis() if args.own_redis else None
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=10)
     client.flushdb()
     folder = Path(tempfile.mkdtemp(prefix="agora-bench-pipeline-"))
@@ -237,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
         bench.close()
         client.flushdb()
         shutil.rmtree(folder, ignore_errors=True)
+        if own_redis is not None:
+            own_redis.terminate()
+            own_redis.wait(timeout=10)
 
 
 if __name__ == "__main__":

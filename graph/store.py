@@ -13,8 +13,12 @@ nothing: messages are keyed by interaction id, accounts by
 messages, never incremented. A batch first writes the nodes other batches
 share (accounts, parents it points to) in a short transaction, then its
 messages with all their edges in one: messages the graph does not hold yet
-are CREATEd with their edges (which ids exist is read in that transaction),
-messages already stored are MERGEd, so a stored message always has its edges.
+are CREATEd with their edges, in one statement (which ids exist is read in that
+transaction), messages already stored are MERGEd, so a stored message always
+has its edges. The store remembers the accounts it has written and does not
+read them back in later batches; the writes count what they found, and a batch
+that finds a remembered account gone is rolled back and written again without
+trusting the memory.
 
 Schema (see DESIGN.md): ``(:Account)-[:OF]->(:Person)``,
 ``(:Account)-[:POSTED]->(:Message)``, ``(:Message)-[:ADDRESSES]->(:Account)``
@@ -32,7 +36,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, ContextManager, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
@@ -74,12 +78,13 @@ MERGE (acc)-[:OF]->(p)
 _UPSERT_MESSAGES = """
 UNWIND $rows AS r
 MERGE (m:Message {id: r.id})
-SET m.platform = r.platform, m.kind = r.kind, m.ts = datetime(r.ts), m.text = r.text,
+SET m.platform = r.platform, m.kind = r.kind, m.ts = datetime({epochSeconds: r.s, nanosecond: r.ns}), m.text = r.text,
     m.conversation = r.conversation, m.parent_id = r.parent_id, m.source = r.source,
     m.lang = coalesce(m.lang, r.lang)
 WITH m, r
 MATCH (a:Account {key: r.actor})
 MERGE (a)-[:POSTED]->(m)
+RETURN count(*) AS n
 """
 
 _LINK_ACCOUNTS = """
@@ -87,6 +92,7 @@ UNWIND $rows AS r
 MATCH (m:Message {id: r.message})
 MATCH (b:Account {key: r.account})
 MERGE (m)-[:{rel}]->(b)
+RETURN count(*) AS n
 """
 
 _LINK_PARENTS = """
@@ -97,6 +103,7 @@ MERGE (m)-[:{rel}]->(p)
 """
 
 _PARENT_REL = {Kind.REPLY: "REPLIES_TO", Kind.QUOTE: "QUOTES", Kind.SHARE: "SHARES"}
+_NO_PARENT: dict[str, list[str]] = {rel: [] for rel in _PARENT_REL.values()}
 
 # The fast path for messages the graph does not hold yet (most of an import). Which
 # ids exist is read first, in the same transaction; a message and all its edges are
@@ -116,26 +123,35 @@ OPTIONAL MATCH (a)-[:OF]->(p:Person)
 RETURN a.key AS key, a.handle AS handle, a.brand AS brand, count(p) AS owners
 """
 
+# A new message with all its edges in one statement: one pass over the rows instead of
+# one per relationship type (ArcadeDB's Cypher engine spends most of an import's time
+# per statement and per row lookup). The accounts and the parents outside the batch
+# exist (``shared`` wrote them first), so the MERGEs only find them; a row's parent
+# lists are empty when its parent is new in the same batch (see below).
 _CREATE_MESSAGES = """
 UNWIND $rows AS r
 MATCH (a:Account {key: r.actor})
-CREATE (a)-[:POSTED]->(m:Message {id: r.id, platform: r.platform, kind: r.kind, ts: datetime(r.ts), text: r.text,
+CREATE (a)-[:POSTED]->(m:Message {id: r.id, platform: r.platform, kind: r.kind,
+                                  ts: datetime({epochSeconds: r.s, nanosecond: r.ns}), text: r.text,
                                   conversation: r.conversation, parent_id: r.parent_id, source: r.source,
                                   lang: r.lang})
+FOREACH (k IN r.targets | MERGE (b:Account {key: k}) CREATE (m)-[:ADDRESSES]->(b))
+FOREACH (k IN r.mentions | MERGE (b:Account {key: k}) CREATE (m)-[:MENTIONS]->(b))
+FOREACH (k IN r.REPLIES_TO | MERGE (p:Message {id: k}) CREATE (m)-[:REPLIES_TO]->(p))
+FOREACH (k IN r.QUOTES | MERGE (p:Message {id: k}) CREATE (m)-[:QUOTES]->(p))
+FOREACH (k IN r.SHARES | MERGE (p:Message {id: k}) CREATE (m)-[:SHARES]->(p))
+RETURN count(*) AS n
 """
 
-_CREATE_ACCOUNT_LINKS = """
-UNWIND $rows AS r
-MATCH (m:Message {id: r.message})
-MATCH (b:Account {key: r.account})
-CREATE (m)-[:{rel}]->(b)
-"""
-
+# The parent edges of new messages whose parent is new in the same batch, every type in
+# one statement: such a parent exists only once the statement above has run.
 _CREATE_PARENT_LINKS = """
 UNWIND $rows AS r
 MATCH (m:Message {id: r.message})
 MERGE (p:Message {id: r.parent})
-CREATE (m)-[:{rel}]->(p)
+FOREACH (_ IN CASE WHEN r.rel = 'REPLIES_TO' THEN [1] ELSE [] END | CREATE (m)-[:REPLIES_TO]->(p))
+FOREACH (_ IN CASE WHEN r.rel = 'QUOTES' THEN [1] ELSE [] END | CREATE (m)-[:QUOTES]->(p))
+FOREACH (_ IN CASE WHEN r.rel = 'SHARES' THEN [1] ELSE [] END | CREATE (m)-[:SHARES]->(p))
 """
 
 # Person-level interaction events for scoring: one row per message and target
@@ -172,8 +188,14 @@ class GraphStore:
         self.max_attempts = max_attempts
         #: Held around each ingest batch's writes when set (``workers.serial_graph_writes``): a
         #: server with optimistic page-level concurrency (ArcadeDB) makes parallel writers
-        #: abort each other; taking turns is faster there. ``None``: no guard.
+        #: abort each other (on the edge lists of the accounts both batches link to: "Edge list
+        #: IN head chunk ... not visible yet"); taking turns is faster there. ``None``: no guard.
         self.write_guard: Callable[[], ContextManager[Any]] | None = None
+        #: Accounts this store wrote or found with a person, as ``key → (handle, brand)``: a batch
+        #: skips reading them back. A stale entry (the account was deleted since, by a reset or an
+        #: erasure elsewhere) is caught by the batch's CREATE, which then creates a node too many
+        #: or a message too few; the batch is rolled back and written again without the cache.
+        self._accounts_seen: dict[str, tuple[str | None, bool]] = {}
 
     # -- plumbing ---------------------------------------------------------
 
@@ -220,6 +242,7 @@ class GraphStore:
 
     def clear(self) -> None:
         """Delete every node and relationship (tests and ``agora graph reset``)."""
+        self._accounts_seen.clear()
         while True:
             deleted = self._write(lambda tx: tx.run(
                 "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n").single()["n"])
@@ -233,25 +256,29 @@ class GraphStore:
         """Store interactions, batch by batch; returns how many were new.
 
         Idempotent: an interaction already stored (same id) is updated in
-        place, and its edges are merged, never duplicated.
+        place, and its edges are merged, never duplicated. "New" is what each
+        batch's transaction found not stored yet (read in that transaction), so
+        the count costs no scan of the graph and a message another writer
+        stores at the same time counts once, for whichever stored it.
         """
         brand = set(brand_accounts)
-        before = self.count("Message", stored_only=True)
+        new = 0
         batch: dict[str, Interaction] = {}
         for interaction in interactions:
             batch[interaction.id] = interaction
             if len(batch) >= self.batch_size:
-                self._write_batch(list(batch.values()), brand)
+                new += self._write_batch(list(batch.values()), brand)
                 if progress:
                     progress(len(batch))
                 batch = {}
         if batch:
-            self._write_batch(list(batch.values()), brand)
+            new += self._write_batch(list(batch.values()), brand)
             if progress:
                 progress(len(batch))
-        return self.count("Message", stored_only=True) - before
+        return new
 
-    def _write_batch(self, batch: list[Interaction], brand: set[str]) -> None:
+    def _write_batch(self, batch: list[Interaction], brand: set[str], *, trust_cache: bool = True) -> int:
+        """Write one batch (distinct ids); returns how many of its messages were not stored before."""
         accounts: dict[str, dict[str, Any]] = {}
         for it in batch:
             for ref in (it.actor, *it.targets, *it.mentions):
@@ -259,8 +286,11 @@ class GraphStore:
                 if row is None or (row["handle"] is None and ref.handle):
                     accounts[ref.key] = {"key": ref.key, "platform": ref.platform, "native_id": ref.native_id,
                                          "handle": ref.handle, "brand": ref.key in brand}
+        seen = self._accounts_seen if trust_cache else {}
+        unseen = [row for key, row in accounts.items() if not _same_account(row, seen.get(key))]
+        cached = len(unseen) < len(accounts)  # some accounts are taken on trust: the writes check them
         messages = [{
-            "id": it.id, "platform": it.platform, "kind": it.kind.value, "ts": it.timestamp.isoformat(),
+            "id": it.id, "platform": it.platform, "kind": it.kind.value, **_epoch(it.timestamp),
             "text": it.text, "conversation": it.conversation_id, "parent_id": it.parent_id,
             "source": it.source, "lang": it.language, "actor": it.actor.key,
         } for it in batch]
@@ -268,35 +298,73 @@ class GraphStore:
         outside_parents = sorted({it.parent_id for it in batch
                                   if it.parent_id and it.kind in _PARENT_REL and it.parent_id not in in_batch})
 
-        def shared(tx: ManagedTransaction) -> None:
+        def shared(tx: ManagedTransaction) -> dict[str, tuple[str | None, bool]]:
             # The nodes other batches share (accounts, parents outside the batch) go first, in a
             # short transaction of their own: concurrent writers then collide only briefly.
-            changed = _changed_accounts(accounts, tx.run(_KNOWN_ACCOUNTS, keys=list(accounts)).data())
-            if changed:
-                tx.run(_UPSERT_ACCOUNTS, rows=changed).consume()
+            stored: dict[str, tuple[str | None, bool]] = {}
+            if unseen:
+                known = tx.run(_KNOWN_ACCOUNTS, keys=[row["key"] for row in unseen]).data()
+                changed = _changed_accounts({row["key"]: row for row in unseen}, known)
+                if changed:
+                    tx.run(_UPSERT_ACCOUNTS, rows=changed).consume()
+                handles = {r["key"]: r["handle"] for r in known}
+                stored = {row["key"]: (row["handle"] if row["handle"] is not None else handles.get(row["key"]),
+                                       row["brand"]) for row in unseen}
             if outside_parents:
                 tx.run("UNWIND $ids AS id MERGE (:Message {id: id})", ids=outside_parents).consume()
+            return stored
 
-        def work(tx: ManagedTransaction) -> None:
+        def work(tx: ManagedTransaction) -> int:
             # Read inside the transaction: a retried one reads again.
             known = {r["id"]: r["stored"] for r in tx.run(_KNOWN_MESSAGES, ids=[m["id"] for m in messages])}
-            absent = [m for m in messages if m["id"] not in known]
+            absent = [(m, it) for m, it in zip(messages, batch) if m["id"] not in known]
             if absent:
-                tx.run(_CREATE_MESSAGES, rows=absent).consume()
+                creating = {m["id"] for m, _ in absent}
+                rows, later = [], []
+                for m, it in absent:
+                    row = {**m, "targets": sorted({t.key for t in it.targets}),
+                           "mentions": sorted({t.key for t in it.mentions}), **_NO_PARENT}
+                    if it.parent_id and it.kind in _PARENT_REL:
+                        if it.parent_id in creating:
+                            later.append({"message": it.id, "parent": it.parent_id, "rel": _PARENT_REL[it.kind]})
+                        else:
+                            row[_PARENT_REL[it.kind]] = [it.parent_id]
+                    rows.append(row)
+                result = tx.run(_CREATE_MESSAGES, rows=rows)
+                created = result.single(strict=True)["n"]
+                nodes = result.consume().counters.nodes_created
+                if cached and (created != len(rows) or nodes != len(rows)):
+                    # An account this store had seen is gone (its actor's message was not created) or an
+                    # account, or an outside parent, was created here: trust nothing cached, write again.
+                    raise _StaleCache(f"{created} of {len(rows)} messages, {nodes} nodes created")
+                if later:
+                    tx.run(_CREATE_PARENT_LINKS, rows=later).consume()
             merged = [m for m in messages if m["id"] in known]  # stored, or a parent placeholder
             if merged:
-                tx.run(_UPSERT_MESSAGES, rows=merged).consume()
-            new = [it for it in batch if not known.get(it.id)]
-            old = [it for it in batch if known.get(it.id)]
-            for group, account_links, parent_links in ((new, _CREATE_ACCOUNT_LINKS, _CREATE_PARENT_LINKS),
-                                                        (old, _LINK_ACCOUNTS, _LINK_PARENTS)):
-                for rel, rows in _link_rows(group).items():
-                    query = parent_links if rel in _PARENT_REL.values() else account_links
-                    tx.run(query.replace("{rel}", rel), rows=rows).consume()
+                found = tx.run(_UPSERT_MESSAGES, rows=merged).single(strict=True)["n"]
+                if cached and found != len(merged):
+                    raise _StaleCache(f"{len(merged) - found} actors of stored messages missing")
+                for rel, rows in _link_rows([it for it in batch if it.id in known]).items():
+                    if rel in _PARENT_REL.values():
+                        tx.run(_LINK_PARENTS.replace("{rel}", rel), rows=rows).consume()
+                        continue
+                    found = tx.run(_LINK_ACCOUNTS.replace("{rel}", rel), rows=rows).single(strict=True)["n"]
+                    if cached and found != len(rows):
+                        raise _StaleCache(f"{len(rows) - found} {rel} accounts of stored messages missing")
+            return sum(1 for it in batch if not known.get(it.id))
 
-        with self.write_guard() if self.write_guard else contextlib.nullcontext():
-            self._write(shared)
-            self._write(work)
+        try:
+            with self.write_guard() if self.write_guard else contextlib.nullcontext():
+                stored = self._write(shared) if unseen or outside_parents else {}
+                new = self._write(work)
+        except _StaleCache as exc:
+            log.info("cached accounts out of date (%s); writing the batch again without them", exc)
+            self._accounts_seen.clear()
+            return self._write_batch(batch, brand, trust_cache=False)
+        if len(self._accounts_seen) + len(stored) > _ACCOUNT_CACHE_SIZE:
+            self._accounts_seen.clear()
+        self._accounts_seen.update(stored)
+        return new
 
     # -- sentiment --------------------------------------------------------
 
@@ -471,6 +539,18 @@ class GraphStore:
         return rows
 
 
+_ACCOUNT_CACHE_SIZE = 500_000
+
+
+class _StaleCache(Exception):
+    """A batch found an account missing that :attr:`GraphStore._accounts_seen` holds (rolled back)."""
+
+
+def _same_account(row: dict[str, Any], seen: tuple[str | None, bool] | None) -> bool:
+    """Whether writing ``row`` would change nothing in an account last seen as ``seen``."""
+    return seen is not None and seen[1] == row["brand"] and (row["handle"] is None or row["handle"] == seen[0])
+
+
 def _changed_accounts(wanted: dict[str, dict[str, Any]], stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The account rows that :data:`_UPSERT_ACCOUNTS` would change: new accounts, accounts without a person,
     and accounts whose handle or brand flag differs."""
@@ -495,6 +575,18 @@ def _link_rows(batch: list[Interaction]) -> dict[str, list[dict[str, str]]]:
         if it.parent_id and it.kind in _PARENT_REL:
             out.setdefault(_PARENT_REL[it.kind], []).append({"message": it.id, "parent": it.parent_id})
     return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _epoch(ts: datetime) -> dict[str, int]:
+    """A UTC timestamp (as :class:`Interaction` holds them) as the ``s`` and ``ns`` that
+    ``datetime({epochSeconds: r.s, nanosecond: r.ns})`` turns back into the same UTC instant,
+    to the microsecond. The server builds that several times faster than it parses an ISO
+    string, and a Python ``datetime`` parameter costs the driver more than both."""
+    delta = ts - _EPOCH
+    return {"s": delta.days * 86_400 + delta.seconds, "ns": delta.microseconds * 1000}
 
 
 def _dropped(exc: AuthError) -> bool:

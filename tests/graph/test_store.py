@@ -93,3 +93,48 @@ def test_read_query_rolls_back_even_if_the_guard_missed_a_write(store: GraphStor
     monkeypatch.setattr(store_module, "check_read_only", lambda cypher: None)
     store.read_query("CREATE (:Probe {id: 1})")
     assert store.fetch("MATCH (p:Probe) RETURN count(p) AS n") == [{"n": 0}]
+
+
+def test_timestamps_are_stored_as_the_same_utc_instant(store: GraphStore) -> None:
+    # Written as epoch seconds + nanoseconds (fast on the server): the stored value must be
+    # what datetime(<ISO string>) gave, to the microsecond, before 1970 too, on both write paths.
+    stamps = [datetime(2025, 3, 1, 9, 0, 0, 123456, tzinfo=timezone.utc),
+              datetime(1969, 7, 20, 20, 17, 40, 999999, tzinfo=timezone.utc),
+              datetime(2026, 10, 5, 12, 34, 56, tzinfo=timezone(timedelta(hours=2)))]
+    its = [Interaction(f"twitter:t{i}", "twitter", Kind.POST, ANNA, ts, "t") for i, ts in enumerate(stamps)]
+    for _ in range(2):  # the CREATE path, then the MERGE path of a re-import
+        store.upsert_interactions(its)
+        rows = store.fetch("MATCH (m:Message) WHERE m.id STARTS WITH 'twitter:t' "
+                           "RETURN m.id AS id, m.ts AS ts, m.ts = datetime($iso0) AS same ORDER BY m.id",
+                           iso0=stamps[0].isoformat())
+        assert [r["ts"].to_native() for r in rows] == [ts.astimezone(timezone.utc) for ts in stamps]
+        assert [r["same"] for r in rows] == [True, False, False]
+
+
+def test_accounts_deleted_behind_the_stores_back_are_written_again(store: GraphStore) -> None:
+    # The store remembers the accounts it wrote; another process may delete them (a reset, an
+    # erasure). The next batch must notice and store everything, not skip what it remembers.
+    store.upsert_interactions(thread())
+    assert store._accounts_seen  # noqa: SLF001 - the cache this test is about
+    store._write(  # noqa: SLF001
+        lambda tx: tx.run("MATCH (n) DETACH DELETE n").consume())
+    assert store.upsert_interactions(thread()) == 3
+    counts = store.counts()
+    assert counts["Person"] == 3 and counts["Account"] == 3 and counts["OF"] == 3 and counts["Message (stored)"] == 3
+    assert counts["ADDRESSES"] == 2 and counts["MENTIONS"] == 2 and counts["POSTED"] == 3
+    # Only a target account gone: the MERGE would make a bare account, without its person.
+    store._write(lambda tx: tx.run(  # noqa: SLF001
+        "MATCH (a:Account {key: 'twitter:1'})-[:OF]->(p) DETACH DELETE a, p").consume())
+    later = [Interaction("twitter:20", "twitter", Kind.REPLY, BRUNO, T0 + timedelta(hours=1), "@anna ciao",
+                         targets=(ANNA,), parent_id="twitter:12")]
+    assert store.upsert_interactions(later) == 1
+    assert store.fetch("MATCH (a:Account {key: 'twitter:1'})-[:OF]->(p:Person) RETURN count(p) AS n")[0]["n"] == 1
+    assert store.fetch("MATCH (:Message {id: 'twitter:20'})-[:ADDRESSES]->(a:Account {key: 'twitter:1'}) "
+                       "RETURN count(a) AS n")[0]["n"] == 1
+    # Gone again, and only stored messages point at it: a re-import restores the account and the edges.
+    store._write(lambda tx: tx.run(  # noqa: SLF001
+        "MATCH (a:Account {key: 'twitter:1'})-[:OF]->(p) DETACH DELETE a, p").consume())
+    assert store.upsert_interactions([*thread(), *later]) == 0
+    counts = store.counts()
+    assert counts["Person"] == 3 and counts["Account"] == 3 and counts["OF"] == 3 and counts["POSTED"] == 4
+    assert counts["ADDRESSES"] == 3 and counts["MENTIONS"] == 2
