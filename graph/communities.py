@@ -38,21 +38,32 @@ ground truth of the validation graphs is never an input; the same ladder
 and criterion serve every graph. ``tests/graph/test_validation.py`` checks
 the result against networkx Louvain and igraph Leiden per graph.
 
-Cost: nine Leiden runs instead of one, so the ladder is a budget: it runs
-while the graph has at most ``LADDER_MAX_EDGES`` distinct pairs (250,000:
-far above a community of tens of thousands of interactions); above it,
-one Leiden run at the configured resolution, as before, so the full
-rescore at 1M interactions (~700k pairs) costs what it did.
+Cost: nine Leiden runs instead of one, so the ladder has a budget: it runs
+while the graph has at most ``LADDER_MAX_EDGES`` distinct pairs (100,000:
+a community of ~100k interactions); above it, one Leiden run at the
+configured resolution, as before, so the full rescore at 1M interactions
+(~760k pairs) costs what it did. Measured on a loaded 2-core machine: 100k
+synthetic interactions (76k pairs) 0.13 s → 0.8 s; 1M unchanged (~5.5 s
+there, one run); the ladder at 1M would take ~51 s.
 
-Tried and dropped (figures in the report of branch ``nmi``): best-of-seeds
-by modularity (karate and LFR μ=0.5 stay below Louvain/Leiden); consensus
-clustering (Lancichinetti–Fortunato, τ=0.5) over Leiden runs, at resolution 1
-or over the ladder (polbooks falls to 0.47, karate stays at 0.59);
-Newman's self-consistent resolution iteration (karate 0.69 but polbooks
-0.554); the exact microcanonical planted-partition description length of
-Zhang & Peixoto 2020, with and without greedy node moves that lower it
-(polbooks 0.598 but LFR μ=0.5 falls to 0.59, or to one group: on that
-graph no modularity candidate beats "no structure" by that criterion).
+Known shortfall: on polbooks the least-description-length partition (3
+groups, NMI 0.554) is 0.0015 below igraph Leiden's mean over seeds 0–4
+(0.555: its 5-group runs place the neutral books a little better).
+
+Tried and dropped (NMI on karate / polbooks / LFR μ=0.5; to beat: Louvain
+0.616 / Leiden 0.555 / Leiden 0.597):
+
+* best of 10 seeds by modularity: 0.588 / 0.560 / 0.591;
+* consensus clustering (Lancichinetti–Fortunato, τ = 0.5) of 10 or 20 Leiden
+  runs at resolution 1: 0.588 / 0.474 / 0.615–0.630; the same over the
+  ladder's partitions: 0.588 / 0.469 / 0.691;
+* Newman's self-consistent resolution (iterate γ from the fitted ω_in,
+  ω_out), from 1 or from several starts keeping the least description
+  length: 0.588–0.691 / 0.554 / 0.714–0.729;
+* Zhang & Peixoto's exact microcanonical planted-partition description
+  length (2020) as the criterion: 0.837 / 0.598 / 0.591 (it prefers one
+  group to any modularity partition of LFR μ=0.5); adding greedy node moves
+  that lower it makes LFR worse (μ=0.4: 0.920 → 0.845).
 """
 
 from __future__ import annotations
@@ -75,7 +86,7 @@ __all__ = ["LADDER", "LADDER_MAX_EDGES", "leiden_membership", "community_members
 
 _ID = re.compile(r"^c(\d+)$")
 LADDER = tuple(2.0 ** (k / 2) for k in range(-4, 5))  # × the configured resolution: ¼ … 4
-LADDER_MAX_EDGES = 250_000  # distinct pairs; above, one Leiden run at the configured resolution
+LADDER_MAX_EDGES = 100_000  # distinct pairs; above, one Leiden run at the configured resolution
 _RNG_LOCK = threading.Lock()
 
 
