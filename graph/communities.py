@@ -14,7 +14,7 @@ Modularity at resolution 1 has no right scale for every community: on the
 karate club it splits each faction in two (4 groups where the club split
 in 2), on planted partitions with much mixing it merges planted groups
 (its resolution limit). :func:`community_membership` therefore runs seeded
-Leiden on a ladder of resolutions, ``resolution × 2^(k/2)`` for ``k = -4…4``
+Leiden on a ladder of resolutions, ``resolution × 2^k`` for ``k = -2…2``
 (a quarter to four times the configured value), and keeps the partition
 that explains the graph in the fewest nats: the minimum description length
 of the degree-corrected planted-partition model, the model whose maximum
@@ -38,13 +38,15 @@ ground truth of the validation graphs is never an input; the same ladder
 and criterion serve every graph. ``tests/graph/test_validation.py`` checks
 the result against networkx Louvain and igraph Leiden per graph.
 
-Cost: nine Leiden runs instead of one, so the ladder has a budget: it runs
-while the graph has at most ``LADDER_MAX_EDGES`` distinct pairs (100,000:
-a community of ~100k interactions); above it, one Leiden run at the
-configured resolution, as before, so the full rescore at 1M interactions
-(~760k pairs) costs what it did. Measured on a loaded 2-core machine: 100k
-synthetic interactions (76k pairs) 0.13 s → 0.8 s; 1M unchanged (~5.5 s
-there, one run); the ladder at 1M would take ~51 s.
+Cost: five Leiden runs instead of one (a factor-2 ladder: the √2 ladder's
+nine runs cost twice as much for no better NMI on the validation graphs),
+so the ladder has a budget: it runs while the graph has at most
+``LADDER_MAX_EDGES`` distinct pairs (100,000: a community of ~100k
+interactions); above it, one Leiden run at the configured resolution, as
+before, so the full rescore at 1M interactions (~760k pairs) costs what it
+did. On a loaded 2-core machine (load 7–9): 100k synthetic interactions
+(76k pairs) ~0.17 s → ~0.5–0.8 s for the community step; at 1M the step is
+one run as before (~5.1–5.4 s there), where the ladder would take ~45 s.
 
 Known shortfall: on polbooks the least-description-length partition (3
 groups, NMI 0.554) is 0.0015 below igraph Leiden's mean over seeds 0–4
@@ -85,7 +87,7 @@ __all__ = ["LADDER", "LADDER_MAX_EDGES", "leiden_membership", "community_members
            "stable_ids", "detect_communities"]
 
 _ID = re.compile(r"^c(\d+)$")
-LADDER = tuple(2.0 ** (k / 2) for k in range(-4, 5))  # × the configured resolution: ¼ … 4
+LADDER = tuple(2.0 ** k for k in range(-2, 3))  # × the configured resolution: ¼, ½, 1, 2, 4
 LADDER_MAX_EDGES = 100_000  # distinct pairs; above, one Leiden run at the configured resolution
 _RNG_LOCK = threading.Lock()
 
@@ -101,15 +103,18 @@ def _seeded(seed: int | None) -> Iterator[None]:
             ig.set_random_number_generator(random)
 
 
-def _undirected(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> tuple[ig.Graph, np.ndarray]:
-    """The undirected igraph graph (parallel and opposite edges summed) and its edge weights."""
+def _undirected(n: int, src: np.ndarray, dst: np.ndarray,
+                weight: np.ndarray) -> tuple[ig.Graph, np.ndarray, np.ndarray]:
+    """The undirected igraph graph (parallel and opposite edges summed), its edge weights and its
+    edges as an ``(m, 2)`` array in igraph's edge order."""
     a, b = np.minimum(src, dst), np.maximum(src, dst)
     pair = a * n + b
     unique, inverse = np.unique(pair, return_inverse=True)
     w = np.bincount(inverse, weights=weight)
     # tuples convert to igraph's edge vector about twice as fast as an ndarray does
-    graph = ig.Graph(n=n, edges=list(zip((unique // n).tolist(), (unique % n).tolist())), directed=False)
-    return graph, w
+    edges = np.stack([unique // n, unique % n], axis=1)
+    graph = ig.Graph(n=n, edges=list(zip(edges[:, 0].tolist(), edges[:, 1].tolist())), directed=False)
+    return graph, w, edges
 
 
 def _leiden(graph: ig.Graph, w: np.ndarray, resolution: float, seed: int | None) -> np.ndarray:
@@ -142,7 +147,7 @@ def leiden_membership(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarr
     membership = np.full(n, -1, dtype=np.int64)
     if len(src) == 0:
         return membership
-    graph, w = _undirected(n, src, dst, weight)
+    graph, w, _ = _undirected(n, src, dst, weight)
     return _no_community(n, src, dst, _leiden(graph, w, resolution, seed))
 
 
@@ -211,10 +216,9 @@ def community_membership(n: int, src: np.ndarray, dst: np.ndarray, weight: np.nd
     membership = np.full(n, -1, dtype=np.int64)
     if len(src) == 0:
         return membership
-    graph, w = _undirected(n, src, dst, weight)
-    if graph.ecount() > max_edges:
+    graph, w, edges = _undirected(n, src, dst, weight)
+    if len(edges) > max_edges:
         return _no_community(n, src, dst, _leiden(graph, w, resolution, seed))
-    edges = np.asarray(graph.get_edgelist(), dtype=np.int64)
     best: tuple[float, float, float] | None = None
     chosen = None
     for step in LADDER:
