@@ -102,7 +102,7 @@ def test_communities_match_known_groups_as_well_as_louvain_and_leiden(shared_dat
         ig.set_random_number_generator(random)
         best = max(float(np.mean(louvain)), float(np.mean(leiden)))
         means.append((ours, np.mean(louvain), np.mean(leiden)))
-        rows.append(f"{name:<20} ours {ours:.3f} ({ours - best:+.3f}) | louvain {np.mean(louvain):.3f} "
+        rows.append(f"{name:<20} ours {ours:.3f} ({ours - best:+.4f}) | louvain {np.mean(louvain):.3f} "
                     f"[{min(louvain):.3f}-{max(louvain):.3f}] | leiden {np.mean(leiden):.3f} [{min(leiden):.3f}-{max(leiden):.3f}]")
         if ours < best - KNOWN_SHORTFALL.get(name, 0.0) - 1e-9:
             failures.append(name)
