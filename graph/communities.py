@@ -10,8 +10,8 @@ tomorrow.
 
 DESIGN notes: choosing the resolution by description length
 -----------------------------------------------------------
-Modularity at resolution 1 has no right scale for every community: on the
-karate club it splits each faction in two (4 groups where the club split
+Modularity at resolution 1 imposes one scale on every graph, often the wrong
+one: on the karate club it splits each faction in two (4 groups where the club split
 in 2), on planted partitions with much mixing it merges planted groups
 (its resolution limit). :func:`community_membership` therefore runs seeded
 Leiden on a ladder of resolutions, ``resolution × 2^k`` for ``k = -2…2``
@@ -72,11 +72,11 @@ from __future__ import annotations
 
 import random
 import re
-from math import lgamma
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from math import lgamma
 
 import igraph as ig
 import numpy as np
