@@ -7,9 +7,11 @@ Run with ``-s`` to see the tables:
 * Communities: NMI against known groups (karate club factions, football conferences, polbooks
   leanings) and planted LFR partitions, against networkx Louvain and igraph Leiden. A baseline's
   figure is its mean NMI over seeds 0–4 (what a user running it once can expect); ours is the
-  scorer's one deterministic run (seed 42). Ours is seeded Leiden, so per graph it ties the
-  baselines within their seed-to-seed spread (checked), and over all graphs it is not below
-  either (checked). Dolphins has no ground truth here: it serves the spread test only.
+  scorer's one deterministic run (seed 42: Leiden on a resolution ladder, the partition of least
+  description length, see graph/communities.py). Per graph ours must reach the better baseline
+  (checked), except polbooks, a known shortfall of 0.0015 (below Leiden's 0.555), held to within
+  ``KNOWN_SHORTFALL`` so it cannot grow unseen; over all graphs ours must reach both (checked).
+  Dolphins has no ground truth here: it serves the spread test only.
 * Influence: Spearman correlation of each node's score with its simulated spread (independent
   cascade at 1.5× the epidemic threshold, 2,000 runs), against degree, k-core and PageRank.
 * Sway: precision@k of the planted opinion leaders in a simulated community whose members drift
@@ -37,6 +39,9 @@ from graph.scoring import score
 T = datetime(2025, 6, 1, tzinfo=timezone.utc)
 W = {"reply": 1.0}
 SEEDS = range(5)
+# graph → how far below the better baseline ours may be: the least-description-length partition of
+# polbooks (3 groups) places the 13 neutral books a little worse than Leiden's 5-group runs do on average
+KNOWN_SHORTFALL = {"polbooks": 0.002}
 
 
 def _events(g: nx.Graph) -> list[EdgeEvent]:
@@ -95,20 +100,18 @@ def test_communities_match_known_groups_as_well_as_louvain_and_leiden(shared_dat
             leiden.append(_nmi(ig_graph.community_leiden(objective_function="modularity", weights=weights,
                                                          n_iterations=-1).membership, truth))
         ig.set_random_number_generator(random)
-        best = max((louvain, leiden), key=np.mean)
+        best = max(float(np.mean(louvain)), float(np.mean(leiden)))
         means.append((ours, np.mean(louvain), np.mean(leiden)))
-        rows.append(f"{name:<20} ours {ours:.3f} | louvain {np.mean(louvain):.3f} [{min(louvain):.3f}-{max(louvain):.3f}]"
-                    f" | leiden {np.mean(leiden):.3f} [{min(leiden):.3f}-{max(leiden):.3f}]")
-        # Ours is one seeded Leiden run: on one graph it can fall below a baseline's mean by that
-        # baseline's own seed-to-seed spread (karate: Louvain's odd seed lands on a lower-modularity split
-        # closer to the two factions), but not further.
-        if ours < np.mean(best) - max(float(np.std(best)), 0.01) - 1e-9:
+        rows.append(f"{name:<20} ours {ours:.3f} ({ours - best:+.4f}) | louvain {np.mean(louvain):.3f} "
+                    f"[{min(louvain):.3f}-{max(louvain):.3f}] | leiden {np.mean(leiden):.3f} [{min(leiden):.3f}-{max(leiden):.3f}]")
+        if ours < best - KNOWN_SHORTFALL.get(name, 0.0) - 1e-9:
             failures.append(name)
     avg = np.mean(means, axis=0)
     rows.append(f"{'mean over graphs':<20} ours {avg[0]:.3f} | louvain {avg[1]:.3f} | leiden {avg[2]:.3f}")
-    table = "\n".join(["NMI against the known groups (baselines: mean [min-max] over seeds 0-4)", *rows])
+    table = "\n".join(["NMI against the known groups (ours (minus the better baseline's mean) | baselines: mean"
+                       " [min-max] over seeds 0-4)", *rows])
     print("\n" + table)
-    assert not failures, f"ours below the best baseline by more than its seed spread on {failures}\n{table}"
+    assert not failures, f"ours below the better baseline on {failures} (allowed: {KNOWN_SHORTFALL})\n{table}"
     assert avg[0] >= max(avg[1], avg[2]), table
 
 
