@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from graph.communities import leiden_membership, stable_ids
-from graph.projection import EdgeEvent, Projection, project
+from graph.projection import EdgeEvent, EventColumns, Projection, project
 from graph.scoring import ScoreResult, score
 
 __all__ = ["IncrementalResult", "touched_people", "place_newcomers", "score_incremental"]
@@ -117,14 +117,14 @@ def place_newcomers(proj: Projection, previous: Mapping[str, str], *, seed: int 
     return assignment
 
 
-def score_incremental(events: Iterable[EdgeEvent], *, previous_counts: Mapping[tuple[str, str], int],
+def score_incremental(events: Iterable[EdgeEvent] | EventColumns, *, previous_counts: Mapping[tuple[str, str], int],
                       previous_communities: Mapping[str, str], previous_rank: Mapping[str, float],
                       max_changed_share: float = 0.1, weights: Mapping[str, float], half_life_days: float = 30.0,
                       people: Iterable[str] = (), seed: int | None = 42, **options: Any) -> IncrementalResult:
     """Rescore after a batch, incrementally when the batch touched at most
     ``max_changed_share`` of the people, else fully. ``options`` go to
     :func:`graph.scoring.score` (``resolution``, ``messages``, ``mood``, …)."""
-    events = list(events)
+    events = events if isinstance(events, EventColumns) else list(events)
     people = list(people)
     now = options.pop("now", None)
     proj = project(events, weights=weights, half_life_days=half_life_days, nodes=people, now=now)

@@ -37,7 +37,7 @@ from graph.communities import detect_communities
 from graph.influence import pagerank, percentiles, reach
 from graph.messages import MessageRow, message_arrays, messages_from_events
 from graph.messages import mood as mood_of
-from graph.projection import EdgeEvent, Projection, project
+from graph.projection import EdgeEvent, EventColumns, Projection, project
 from graph.sway import SwayResult, projection_responses, sway
 
 __all__ = ["PersonScore", "CommunityScore", "ScoreResult", "score"]
@@ -81,18 +81,19 @@ class ScoreResult:
     communities: dict[str, CommunityScore]
     projection: Projection
     sway: SwayResult | None = None
-    events: list[EdgeEvent] | None = field(default=None, repr=False)
+    events: list[EdgeEvent] | EventColumns | None = field(default=None, repr=False)
 
 
-def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: Mapping[str, float],
+def score(events: Iterable[EdgeEvent] | EventColumns, *, people: Iterable[str] = (), weights: Mapping[str, float],
           half_life_days: float = 30.0, resolution: float = 1.0, seed: int | None = 42,
           previous_communities: Mapping[str, str] | None = None, now: datetime | None = None, top_n: int = 5,
           mood: Mapping[str, tuple[float | None, int]] | None = None,
           messages: Iterable[MessageRow] | None = None, sway_options: Mapping[str, float] | None = None,
           churn_options: Mapping[str, float] | None = None, churn_model: ChurnModel | None = None,
           assignment: Mapping[str, str] | None = None, start: Mapping[str, float] | None = None,
-          projection: Projection | None = None) -> ScoreResult:
-    """Score everyone in ``people`` and in ``events``.
+          projection: Projection | None = None, local_start: np.ndarray | None = None) -> ScoreResult:
+    """Score everyone in ``people`` and in ``events`` (:class:`EdgeEvent` objects
+    or, faster, :class:`graph.projection.EventColumns`).
 
     ``previous_communities`` (person → id) keeps community ids stable across
     runs; ``mood`` gives each person's (mean polarity, message count), used
@@ -103,7 +104,8 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
     :func:`graph.churn.churn_factors`; ``churn_model`` turns factors into risk
     (default: the transparent formula). ``assignment`` (person → community
     id) is used as is instead of running Leiden; ``start`` (person →
-    PageRank) warm-starts the global PageRank. ``projection``, when given,
+    PageRank) warm-starts the global PageRank, and ``local_start`` (an array
+    over the projection's nodes) the PageRank within communities. ``projection``, when given,
     must be ``project()`` of these very events and arguments: it is reused.
 
     >>> from datetime import datetime, timezone
@@ -112,7 +114,7 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
     >>> r.people["hub"].influence, r.people["hub"].community_influence, r.people["hub"].intensity
     (100.0, 100.0, 3.0)
     """
-    events = list(events)
+    events = events if isinstance(events, EventColumns) else list(events)
     proj = projection or project(events, weights=weights, half_life_days=half_life_days, nodes=people, now=now)
     n = proj.n
     msgs = messages_from_events(proj) if messages is None else message_arrays(messages, proj.index, n)
@@ -127,23 +129,26 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
 
     if assignment is None:
         assignment = detect_communities(proj, resolution=resolution, seed=seed, previous=previous_communities)
-    community_of = np.array([assignment.get(node, "") for node in proj.nodes], dtype=object)
-    inside = (community_of[proj.src] == community_of[proj.dst]) & (community_of[proj.src] != "") \
-        if len(proj.src) else np.zeros(0, dtype=bool)
-    local_rank = pagerank(n, proj.src[inside], proj.dst[inside], proj.weight[inside])
+    # communities as integer codes (0: none): comparisons and grouping stay in NumPy
+    names = sorted(set(assignment.values()))
+    code_of = {cid: k + 1 for k, cid in enumerate(names)}
+    code = np.fromiter((code_of.get(assignment.get(node, ""), 0) for node in proj.nodes), np.int64, n)
+    inside = (code[proj.src] == code[proj.dst]) & (code[proj.src] > 0)
+    local_rank = pagerank(n, proj.src[inside], proj.dst[inside], proj.weight[inside], start=local_start)
 
-    members: dict[str, list[int]] = {}
-    for i, cid in enumerate(community_of.tolist()):
-        if cid:
-            members.setdefault(cid, []).append(i)
+    # members of each community by decreasing local rank (ties: node order), and percentiles within it
+    members_all = np.flatnonzero(code > 0)
+    by_rank = members_all[np.lexsort((members_all, -local_rank[members_all], code[members_all]))]
     local_pct = np.full(n, np.nan)
+    local_pct[members_all] = _group_percentiles(code[members_all], local_rank[members_all])
+    bounds = np.flatnonzero(np.diff(code[by_rank])) + 1
     communities: dict[str, CommunityScore] = {}
-    for cid, idx in members.items():
-        ix = np.asarray(idx)
-        local_pct[ix] = percentiles(local_rank[ix])
-        order = ix[np.lexsort((ix, -local_rank[ix]))]
-        names = [proj.nodes[i] for i in order]
-        communities[cid] = CommunityScore(cid, len(ix), _weighted_mood(names, mood), names[:top_n], names)
+    for ix in np.split(by_rank, bounds) if len(by_rank) else []:
+        cid = names[int(code[ix[0]]) - 1]
+        member_names = [proj.nodes[i] for i in ix.tolist()]
+        communities[cid] = CommunityScore(cid, len(ix), _weighted_mood(member_names, mood), member_names[:top_n],
+                                          member_names)
+    community_of = [names[c - 1] if c else "" for c in code.tolist()]
 
     swayed = sway(projection_responses(proj), msgs, n, **(sway_options or {}))
     now_s = proj.now.timestamp()  # the newest interaction, or the newest message when that is later
@@ -155,7 +160,7 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
 
     result_people = {}
     # rounded as arrays, then one tolist each: a Python round() per figure costs seconds at 1M
-    columns = zip(proj.nodes, community_of.tolist(), np.round(global_pct, 2).tolist(), global_rank.tolist(),
+    columns = zip(proj.nodes, community_of, np.round(global_pct, 2).tolist(), global_rank.tolist(),
                   np.round(local_pct, 2).tolist(), np.round(intensity, 4).tolist(), np.round(swayed.sway, 4).tolist(),
                   swayed.sway_n.tolist(), np.round(swayed.susceptibility, 4).tolist(),
                   swayed.susceptibility_n.tolist(), np.round(risk, 4).tolist(), np.round(factors, 4).tolist())
@@ -168,6 +173,26 @@ def score(events: Iterable[EdgeEvent], *, people: Iterable[str] = (), weights: M
             susceptibility_n=sus_n, churn_risk=rk, churn_factors=dict(zip(FACTORS, fac)))
     ordered = dict(sorted(communities.items(), key=lambda kv: (-kv[1].size, kv[0])))
     return ScoreResult(result_people, ordered, proj, swayed, events)
+
+
+def _group_percentiles(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """:func:`graph.influence.percentiles` of ``values`` within each ``group``, all groups at once
+    (the same figures: average ranks of ties, 100 for a lone member)."""
+    order = np.lexsort((values, group))
+    g, v = group[order], values[order]
+    k = len(order)
+    new_group = np.concatenate([[True], g[1:] != g[:-1]])
+    new_tie = new_group | np.concatenate([[True], v[1:] != v[:-1]])
+    pos = np.arange(k)
+    group_start = np.maximum.accumulate(np.where(new_group, pos, 0))
+    tie_start = np.maximum.accumulate(np.where(new_tie, pos, 0))
+    tie_end = np.minimum.accumulate(np.where(np.concatenate([new_tie[1:], [True]]), pos, k)[::-1])[::-1]
+    size = np.bincount(np.cumsum(new_group) - 1)[np.cumsum(new_group) - 1]
+    rank = 0.5 * ((tie_start - group_start + 1) + (tie_end - group_start + 1))  # average 1-based rank in group
+    pct = np.where(size > 1, (rank - 1.0) / np.maximum(size - 1, 1) * 100.0, 100.0)
+    out = np.empty(k)
+    out[order] = pct
+    return out
 
 
 def _weighted_mood(names: list[str], mood: Mapping[str, tuple[float | None, int]]) -> float | None:

@@ -29,7 +29,7 @@ lucky responses do not outrank a hundred consistent ones. ``sway_n`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,7 +139,7 @@ def sway(responses: tuple[np.ndarray, ...], messages: MessageArrays, n: int, *, 
         leader=leader, follower=follower, shift=shift, time=t[ok], event=pos[ok])
 
 
-def sway_evidence(result: SwayResult, events: list[EdgeEvent], nodes: list[str],
+def sway_evidence(result: SwayResult, events: Sequence[EdgeEvent], nodes: list[str],
                   top: int = 3) -> dict[str, dict[str, list[dict[str, object]]]]:
     """Per person, the ``top`` responses with the largest shifts behind their
     ``sway`` (responses to them) and ``susceptibility`` (their responses):
