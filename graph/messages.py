@@ -16,7 +16,8 @@ import numpy as np
 
 from graph.projection import Projection
 
-__all__ = ["MessageRow", "MessageArrays", "message_arrays", "messages_from_events", "mood"]
+__all__ = ["MessageRow", "MessageArrays", "message_arrays", "messages_from_events", "insert_messages", "mood",
+           "update_mood"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +122,46 @@ def mood(messages: MessageArrays, nodes: list[str]) -> dict[str, tuple[float | N
     count = np.bincount(c.person, minlength=n)
     total = np.bincount(c.person, weights=c.polarity, minlength=n)
     return {nodes[i]: (float(total[i] / count[i]), int(count[i])) for i in np.flatnonzero(count).tolist()}
+
+
+def insert_messages(m: MessageArrays, person: np.ndarray, ts: np.ndarray, polarity: np.ndarray,
+                    n: int) -> MessageArrays:
+    """``m`` with more messages inserted, over ``n >= len(m.start) - 1`` people:
+    the same arrays as sorting everything afresh with the new messages after
+    the old (each goes after the old messages of its person at the same or an
+    earlier time), at the cost of a copy rather than a sort."""
+    if not len(person):
+        return _sorted(m.person, m.ts, m.polarity, n) if len(m.start) != n + 1 else m
+    order = np.lexsort((ts, person))
+    person, ts, polarity = person[order], ts[order], polarity[order]
+    old_n = len(m.start) - 1
+    where = np.empty(len(person), dtype=np.int64)
+    for j, (p, t) in enumerate(zip(person.tolist(), ts.tolist())):
+        if p >= old_n:
+            where[j] = m.size
+        else:
+            lo, hi = int(m.start[p]), int(m.start[p + 1])
+            where[j] = lo + int(np.searchsorted(m.ts[lo:hi], t, side="right"))
+    new_person = np.insert(m.person, where, person)
+    start = np.searchsorted(new_person, np.arange(n + 1), side="left")
+    return MessageArrays(new_person, np.insert(m.ts, where, ts), np.insert(m.polarity, where, polarity), start)
+
+
+def update_mood(previous: Mapping[str, tuple[float | None, int]], messages: MessageArrays, nodes: list[str],
+                people: np.ndarray) -> dict[str, tuple[float | None, int]]:
+    """:func:`mood` recomputed for ``people`` (node indices) only, the others copied from ``previous``."""
+    out = dict(previous)
+    if not len(people):
+        return out
+    c = messages.classified()
+    mask = np.zeros(len(nodes), dtype=bool)
+    mask[people] = True
+    sel = mask[c.person]
+    count = np.bincount(c.person[sel], minlength=len(nodes))
+    total = np.bincount(c.person[sel], weights=c.polarity[sel], minlength=len(nodes))
+    for i in people.tolist():
+        if count[i]:
+            out[nodes[i]] = (float(total[i] / count[i]), int(count[i]))
+        else:
+            out.pop(nodes[i], None)
+    return out

@@ -35,12 +35,12 @@ import numpy as np
 from graph.churn import FACTORS, ChurnModel, churn_factors
 from graph.communities import detect_communities
 from graph.influence import pagerank, percentiles, reach
-from graph.messages import MessageRow, message_arrays, messages_from_events
+from graph.messages import MessageArrays, MessageRow, message_arrays, messages_from_events
 from graph.messages import mood as mood_of
 from graph.projection import EdgeEvent, EventColumns, Projection, project
 from graph.sway import SwayResult, projection_responses, sway
 
-__all__ = ["PersonScore", "CommunityScore", "ScoreResult", "score"]
+__all__ = ["PersonScore", "CommunityScore", "ScoreResult", "ScoreState", "score", "score_projection"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +76,33 @@ class CommunityScore:
 
 
 @dataclass(frozen=True)
+class ScoreState:
+    """What :func:`graph.incremental.rescore_batch` reuses after a batch: the
+    messages' arrays (and whether they were derived from the events), each
+    person's mood (and whether it was derived from the messages), the global
+    PageRank over ``projection.nodes``, the community assignment and the
+    options the scoring ran with."""
+
+    messages: MessageArrays
+    messages_from_events: bool
+    mood: dict[str, tuple[float | None, int]]
+    mood_from_messages: bool
+    pagerank: np.ndarray
+    assignment: dict[str, str]
+    sway_options: dict[str, float]
+    churn_options: dict[str, float]
+    churn_model: ChurnModel | None
+    top_n: int
+
+
+@dataclass(frozen=True)
 class ScoreResult:
     people: dict[str, PersonScore]
     communities: dict[str, CommunityScore]
     projection: Projection
     sway: SwayResult | None = None
     events: list[EdgeEvent] | EventColumns | None = field(default=None, repr=False)
+    state: ScoreState | None = field(default=None, repr=False)
 
 
 def score(events: Iterable[EdgeEvent] | EventColumns, *, people: Iterable[str] = (), weights: Mapping[str, float],
@@ -91,7 +112,7 @@ def score(events: Iterable[EdgeEvent] | EventColumns, *, people: Iterable[str] =
           messages: Iterable[MessageRow] | None = None, sway_options: Mapping[str, float] | None = None,
           churn_options: Mapping[str, float] | None = None, churn_model: ChurnModel | None = None,
           assignment: Mapping[str, str] | None = None, start: Mapping[str, float] | None = None,
-          projection: Projection | None = None, local_start: np.ndarray | None = None) -> ScoreResult:
+          projection: Projection | None = None) -> ScoreResult:
     """Score everyone in ``people`` and in ``events`` (:class:`EdgeEvent` objects
     or, faster, :class:`graph.projection.EventColumns`).
 
@@ -104,8 +125,7 @@ def score(events: Iterable[EdgeEvent] | EventColumns, *, people: Iterable[str] =
     :func:`graph.churn.churn_factors`; ``churn_model`` turns factors into risk
     (default: the transparent formula). ``assignment`` (person → community
     id) is used as is instead of running Leiden; ``start`` (person →
-    PageRank) warm-starts the global PageRank, and ``local_start`` (an array
-    over the projection's nodes) the PageRank within communities. ``projection``, when given,
+    PageRank) warm-starts the global PageRank. ``projection``, when given,
     must be ``project()`` of these very events and arguments: it is reused.
 
     >>> from datetime import datetime, timezone
@@ -118,23 +138,42 @@ def score(events: Iterable[EdgeEvent] | EventColumns, *, people: Iterable[str] =
     proj = projection or project(events, weights=weights, half_life_days=half_life_days, nodes=people, now=now)
     n = proj.n
     msgs = messages_from_events(proj) if messages is None else message_arrays(messages, proj.index, n)
+    mood_given = mood
     if mood is None:
         mood = mood_of(msgs, proj.nodes)
     x0 = None
     if start:
         x0 = np.array([start.get(node, 1.0 / n) for node in proj.nodes], dtype=float)
-    global_rank = pagerank(n, proj.src, proj.dst, proj.weight, start=x0)
+    if assignment is None:
+        assignment = detect_communities(proj, resolution=resolution, seed=seed, previous=previous_communities)
+    return score_projection(proj, msgs, mood, assignment, events=events, now=now, top_n=top_n, start=x0,
+                            sway_options=sway_options, churn_options=churn_options, churn_model=churn_model,
+                            mood_from_messages=mood_given is None, derived_messages=messages is None)
+
+
+def score_projection(proj: Projection, msgs: MessageArrays, mood: Mapping[str, tuple[float | None, int]],
+                     assignment: Mapping[str, str], *, events: list[EdgeEvent] | EventColumns | None = None,
+                     now: datetime | None = None, top_n: int = 5, start: np.ndarray | None = None,
+                     sway_options: Mapping[str, float] | None = None,
+                     churn_options: Mapping[str, float] | None = None, churn_model: ChurnModel | None = None,
+                     swayed: SwayResult | None = None, mood_from_messages: bool = False,
+                     derived_messages: bool = False) -> ScoreResult:
+    """:func:`score` from its inputs already built: the projection, the messages'
+    arrays, everyone's mood and the community ``assignment``. ``start`` (an
+    array over ``proj.nodes``) warm-starts the global PageRank; ``swayed``,
+    when given, must be what :func:`graph.sway.sway` gives on these inputs.
+    :mod:`graph.incremental` calls it with inputs it updated after a batch."""
+    n = proj.n
+    global_rank = pagerank(n, proj.src, proj.dst, proj.weight, start=start)
     global_pct = percentiles(reach(n, proj.src, proj.dst, proj.weight))
     intensity = proj.in_weight()
 
-    if assignment is None:
-        assignment = detect_communities(proj, resolution=resolution, seed=seed, previous=previous_communities)
     # communities as integer codes (0: none): comparisons and grouping stay in NumPy
     names = sorted(set(assignment.values()))
     code_of = {cid: k + 1 for k, cid in enumerate(names)}
     code = np.fromiter((code_of.get(assignment.get(node, ""), 0) for node in proj.nodes), np.int64, n)
     inside = (code[proj.src] == code[proj.dst]) & (code[proj.src] > 0)
-    local_rank = pagerank(n, proj.src[inside], proj.dst[inside], proj.weight[inside], start=local_start)
+    local_rank = pagerank(n, proj.src[inside], proj.dst[inside], proj.weight[inside])
 
     # members of each community by decreasing local rank (ties: node order), and percentiles within it
     members_all = np.flatnonzero(code > 0)
@@ -150,7 +189,8 @@ def score(events: Iterable[EdgeEvent] | EventColumns, *, people: Iterable[str] =
                                           member_names)
     community_of = [names[c - 1] if c else "" for c in code.tolist()]
 
-    swayed = sway(projection_responses(proj), msgs, n, **(sway_options or {}))
+    if swayed is None:
+        swayed = sway(projection_responses(proj), msgs, n, **(sway_options or {}))
     now_s = proj.now.timestamp()  # the newest interaction, or the newest message when that is later
     if now is None and msgs.size:
         now_s = max(float(msgs.ts.max()), now_s if len(proj.src) else -np.inf)
@@ -172,7 +212,9 @@ def score(events: Iterable[EdgeEvent] | EventColumns, *, people: Iterable[str] =
             sentiment_mean=mood.get(node, no_mood)[0], sway=sw, sway_n=sw_n, susceptibility=sus,
             susceptibility_n=sus_n, churn_risk=rk, churn_factors=dict(zip(FACTORS, fac)))
     ordered = dict(sorted(communities.items(), key=lambda kv: (-kv[1].size, kv[0])))
-    return ScoreResult(result_people, ordered, proj, swayed, events)
+    state = ScoreState(msgs, derived_messages, dict(mood), mood_from_messages, global_rank, dict(assignment),
+                       dict(sway_options or {}), dict(churn_options or {}), churn_model, top_n)
+    return ScoreResult(result_people, ordered, proj, swayed, events, state)
 
 
 def _group_percentiles(group: np.ndarray, values: np.ndarray) -> np.ndarray:
