@@ -169,11 +169,12 @@ def reassign_touched(proj: Projection, previous: Mapping[str, str], touched: np.
     for _ in range(passes if m2 > 0 else 0):
         total = np.bincount(label[label >= 0], weights=degree[label >= 0], minlength=k)
         vote = label[b] >= 0
-        tally = np.bincount(a[vote] * k + label[b[vote]], weights=w[vote])
-        pairs = np.flatnonzero(tally)
+        # weight from each touched node to each neighbouring community (keys unique'd: k × n bins would not fit)
+        pairs, inverse = np.unique(a[vote] * k + label[b[vote]], return_inverse=True)
+        tally = np.bincount(inverse, weights=w[vote], minlength=len(pairs))
         node, comm = pairs // k, pairs % k
         own = label[node] == comm
-        gain = tally[pairs] - resolution * degree[node] * (total[comm] - np.where(own, degree[node], 0.0)) / m2
+        gain = tally - resolution * degree[node] * (total[comm] - np.where(own, degree[node], 0.0)) / m2
         # per node: the best gain, the current community first among equals
         order = np.lexsort((comm, ~own, -gain, node))
         node, comm, gain = node[order], comm[order], gain[order]

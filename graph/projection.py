@@ -99,7 +99,8 @@ class EventColumns(Sequence[EdgeEvent]):
     ``message_ids[i]``.
 
     ``names`` must be distinct (a code is a person), and so must ``kinds``.
-    ``message_ids`` may be ``None``: then event ``i`` is message ``m<i>``.
+    ``message_ids`` may be ``None``: then event ``i`` is message
+    ``m<message_offset + i>`` (a slice ``cols[a:]`` keeps the ids it had).
     ``distinct_messages`` says every event is its own message (no id shared
     by two events), which spares the projection a check over all ids.
 
@@ -117,6 +118,7 @@ class EventColumns(Sequence[EdgeEvent]):
     polarity: np.ndarray
     message_ids: Sequence[str | None] | None = None
     distinct_messages: bool = False
+    message_offset: int = 0
 
     def __post_init__(self) -> None:
         k = len(self.source)
@@ -136,25 +138,30 @@ class EventColumns(Sequence[EdgeEvent]):
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
-            mids = None if self.message_ids is None else self.message_ids[i]
-            if self.message_ids is None and i.start not in (None, 0):
+            mids, offset = None, self.message_offset
+            if self.message_ids is not None:
+                mids = self.message_ids[i]
+            elif i.step in (None, 1):
+                offset += range(len(self))[i].start if len(range(len(self))[i]) else 0
+            else:
                 mids = self.message_id_list()[i]
             return EventColumns(self.names, self.source[i], self.target[i], self.kinds, self.kind[i], self.ts[i],
-                                self.polarity[i], mids, self.distinct_messages)
+                                self.polarity[i], mids, self.distinct_messages, offset)
         i = range(len(self))[i]
         pol = float(self.polarity[i])
         return EdgeEvent(self.names[int(self.source[i])], self.names[int(self.target[i])],
                          self.kinds[int(self.kind[i])], datetime.fromtimestamp(float(self.ts[i]), timezone.utc),
-                         None if pol != pol else pol, f"m{i}" if self.message_ids is None else self.message_ids[i])
+                         None if pol != pol else pol,
+                         f"m{self.message_offset + i}" if self.message_ids is None else self.message_ids[i])
 
     def __iter__(self) -> Iterator[EdgeEvent]:
         return (self[i] for i in range(len(self)))
 
     def message_id_list(self) -> Sequence[str | None]:
-        """The message ids, ``m<i>`` when none were given."""
+        """The message ids, ``m<message_offset + i>`` when none were given."""
         if self.message_ids is not None:
             return self.message_ids
-        return [f"m{i}" for i in range(len(self))]
+        return [f"m{self.message_offset + i}" for i in range(len(self))]
 
     @classmethod
     def from_events(cls, events: Iterable[Any]) -> "EventColumns":
@@ -174,21 +181,22 @@ class EventColumns(Sequence[EdgeEvent]):
 
     def concat(self, other: "EventColumns") -> "EventColumns":
         """These events followed by ``other``'s (positions of these are kept), on one code space."""
-        code = {name: i for i, name in enumerate(self.names)}
-        names = list(self.names)
-        remap = np.fromiter((code.setdefault(n, len(code)) for n in other.names), np.int64, len(other.names))
-        names += list(code)[len(names):]
+        if other.names is self.names:  # slices of the same columns: one code space already
+            names, remap = self.names, np.arange(len(self.names), dtype=np.int64)
+        else:
+            code = {name: i for i, name in enumerate(self.names)}
+            remap = np.fromiter((code.setdefault(n, len(code)) for n in other.names), np.int64, len(other.names))
+            names = list(code)
         kcode = {k: i for i, k in enumerate(self.kinds)}
         kremap = np.fromiter((kcode.setdefault(k, len(kcode)) for k in other.kinds), np.int64, len(other.kinds))
-        mids = None
-        if self.message_ids is not None or other.message_ids is not None:
-            mids = list(self.message_id_list()) + [f"m{len(self) + i}" for i in range(len(other))] \
-                if other.message_ids is None else list(self.message_id_list()) + list(other.message_ids)
+        implicit = self.message_ids is None and other.message_ids is None \
+            and other.message_offset == self.message_offset + len(self)
+        mids = None if implicit else list(self.message_id_list()) + list(other.message_id_list())
         return EventColumns(names, np.concatenate([self.source, remap[other.source]]),
                             np.concatenate([self.target, remap[other.target]]), list(kcode),
                             np.concatenate([self.kind, kremap[other.kind]]), np.concatenate([self.ts, other.ts]),
                             np.concatenate([self.polarity, other.polarity]), mids,
-                            self.distinct_messages and other.distinct_messages and mids is None)
+                            self.distinct_messages and other.distinct_messages and implicit, self.message_offset)
 
 
 def project(events: Iterable[EdgeEvent] | EventColumns, *, weights: Mapping[str, float], half_life_days: float,

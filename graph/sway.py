@@ -103,16 +103,23 @@ def sway(responses: tuple[np.ndarray, ...], messages: MessageArrays, n: int, *, 
     """
     pos, src, dst, t, pol = responses
     c = messages.classified()
-    cs = np.concatenate([[0.0], np.cumsum(c.polarity)])
     start, end = c.start[:-1], c.start[1:]
 
-    # B's baseline: the mean of up to K classified messages before t
+    # B's baseline: the mean of up to K classified messages before t. Summed message by message, newest
+    # first (not as a difference of running totals over everyone's messages): the figure then depends on
+    # B's messages only, not on how many other messages precede them, so that a response's inclusion
+    # (|gap| >= min_gap, often exactly on the edge with 3-decimal polarities) cannot flip with float noise
+    # when someone else posts, and an incremental rescore reproduces it exactly.
     at = c.search(src, t)
     lo = np.maximum(start[src], at - baseline_messages)
     before = at - lo
-    base = np.divide(cs[at] - cs[lo], before, out=np.full(len(at), np.nan), where=before > 0)
+    window_sum = np.zeros(len(at))
+    for j in range(1, baseline_messages + 1):
+        inside = before >= j
+        window_sum[inside] += c.polarity[at[inside] - j]
+    base = np.divide(window_sum, before, out=np.full(len(at), np.nan), where=before > 0)
     total_n = (end - start)[src]
-    total_s = cs[end[src]] - cs[start[src]]
+    total_s = np.bincount(c.person, weights=c.polarity, minlength=len(start))[src] if len(src) else np.zeros(0)
     loo = np.divide(total_s - pol, total_n - 1, out=np.full(len(at), np.nan), where=total_n > 1)
     base = np.where(before > 0, base, loo)
 
