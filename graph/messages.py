@@ -104,10 +104,22 @@ def message_arrays(rows: Iterable[MessageRow], index: Mapping[str, int], n: int)
 
 
 def _sorted(person: np.ndarray, ts: np.ndarray, pol: np.ndarray, n: int) -> MessageArrays:
-    order = np.lexsort((ts, person))
+    order = _person_time_order(person, ts)
     person, ts, pol = person[order], ts[order], pol[order]
     start = np.searchsorted(person, np.arange(n + 1), side="left")
     return MessageArrays(person, ts, pol, start)
+
+
+def _person_time_order(person: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """``np.lexsort((ts, person))``, the same permutation: a stable sort by time, then two stable
+    16-bit passes over the person (NumPy radix-sorts 16-bit keys), ~1.5x faster at 1M."""
+    if not len(person) or person.min() < 0 or person.max() >= 1 << 32:
+        return np.lexsort((ts, person))
+    order = np.argsort(ts, kind="stable")
+    for shift in (0, 16):
+        digit = ((person[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+    return order
 
 
 def messages_from_events(proj: Projection) -> MessageArrays:

@@ -114,9 +114,8 @@ def sway(responses: tuple[np.ndarray, ...], messages: MessageArrays, n: int, *, 
     lo = np.maximum(start[src], at - baseline_messages)
     before = at - lo
     window_sum = np.zeros(len(at))
-    for j in range(1, baseline_messages + 1):
-        inside = before >= j
-        window_sum[inside] += c.polarity[at[inside] - j]
+    for j in range(1, int(before.max(initial=0)) + 1):  # adding 0.0 outside the window leaves a sum as it is
+        window_sum += np.where(before >= j, c.polarity[np.maximum(at - j, 0)], 0.0)
     base = np.divide(window_sum, before, out=np.full(len(at), np.nan), where=before > 0)
     total_n = (end - start)[src]
     total_s = np.bincount(c.person, weights=c.polarity, minlength=len(start))[src] if len(src) else np.zeros(0)

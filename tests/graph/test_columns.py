@@ -142,3 +142,12 @@ def test_sway_baselines_agree_with_running_totals_and_ignore_other_peoples_messa
     unrelated = (ours.leader != loud) & (ours.follower != loud)
     redone = (again.leader != loud) & (again.follower != loud)
     assert np.array_equal(ours.shift[unrelated], again.shift[redone])
+
+
+def test_the_person_time_order_is_lexsorts() -> None:
+    from graph.messages import _person_time_order
+
+    rng = np.random.default_rng(1)
+    for n, people in ((10, 3), (1_000, 70_000), (50_000, 200_000)):  # ties on both keys, persons past 16 bits
+        person, ts = rng.integers(0, people, n), rng.integers(0, 50, n).astype(float)
+        assert np.array_equal(_person_time_order(person, ts), np.lexsort((ts, person)))
