@@ -1,5 +1,19 @@
 """Incremental rescoring: after a small batch, keep what the batch cannot have changed.
 
+Two entry points:
+
+* :func:`rescore_batch` builds on the previous :class:`graph.scoring.ScoreResult`
+  held in memory: it decays the stored projection forward and adds the batch,
+  inserts the new messages, recomputes sway only where the batch can have
+  changed it and moves only touched people between communities. At 1M
+  interactions after a 1% batch it is ~2-3x faster than a full rescore (see
+  ``python -m benchmarks.scoring --incremental``), and every figure equals a
+  full rescore's given the same communities, bar the warm-started PageRank.
+* :func:`score_incremental` works from all the events again plus what the
+  store keeps of the last scoring (pair counts, communities, PageRank): what
+  ``agora score --incremental`` uses, as a fresh process has no previous
+  result in memory. It is described below.
+
 What a small batch of new interactions changes, and what this module does:
 
 * **Touched people** are the endpoints of every pair whose interaction count
@@ -99,10 +113,13 @@ def place_newcomers(proj: Projection, previous: Mapping[str, str], *, seed: int 
             break
         # the heaviest (node, community) pair per pending node wins
         k = len(names)
-        tally = np.bincount(a[vote] * k + label[b[vote]], weights=w[vote])
-        pairs = np.flatnonzero(tally)
+        # keys unique'd rather than a bincount over k × n bins (10^8 at 1M interactions: ~1 GB and seconds)
+        keys, inverse = np.unique(a[vote] * k + label[b[vote]], return_inverse=True)
+        tally = np.bincount(inverse, weights=w[vote], minlength=len(keys))
+        pairs = keys[tally != 0]
+        tally = tally[tally != 0]
         node, comm = pairs // k, pairs % k
-        order = np.lexsort((comm, -tally[pairs], node))
+        order = np.lexsort((comm, -tally, node))
         node, comm = node[order], comm[order]
         first = np.concatenate([[True], node[1:] != node[:-1]])
         label[node[first]] = comm[first]
