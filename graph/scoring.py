@@ -220,9 +220,11 @@ def score_projection(proj: Projection, msgs: MessageArrays, mood: Mapping[str, t
 def _group_percentiles(group: np.ndarray, values: np.ndarray) -> np.ndarray:
     """:func:`graph.influence.percentiles` of ``values`` within each ``group``, all groups at once
     (the same figures: average ranks of ties, 100 for a lone member)."""
+    k = len(group)
+    if k == 0:
+        return np.zeros(0)
     order = np.lexsort((values, group))
     g, v = group[order], values[order]
-    k = len(order)
     new_group = np.concatenate([[True], g[1:] != g[:-1]])
     new_tie = new_group | np.concatenate([[True], v[1:] != v[:-1]])
     pos = np.arange(k)

@@ -151,3 +151,10 @@ def test_the_person_time_order_is_lexsorts() -> None:
     for n, people in ((10, 3), (1_000, 70_000), (50_000, 200_000)):  # ties on both keys, persons past 16 bits
         person, ts = rng.integers(0, people, n), rng.integers(0, 50, n).astype(float)
         assert np.array_equal(_person_time_order(person, ts), np.lexsort((ts, person)))
+
+
+def test_no_interaction_between_people_still_scores_everyone_given() -> None:
+    only_self = [EdgeEvent("a", "a", "reply", T, 0.3, "m1")]
+    for events in ([], only_self, EventColumns.from_events(only_self)):
+        r = score(events, weights=W, people=["b"])
+        assert list(r.people) == ["b"] and r.people["b"].community is None and r.communities == {}
