@@ -198,19 +198,17 @@ def score_projection(proj: Projection, msgs: MessageArrays, mood: Mapping[str, t
                             influence=global_pct / 100.0, **(churn_options or {}))
     risk = (churn_model or ChurnModel()).risk(factors)
 
-    result_people = {}
-    # rounded as arrays, then one tolist each: a Python round() per figure costs seconds at 1M
-    columns = zip(proj.nodes, community_of, np.round(global_pct, 2).tolist(), global_rank.tolist(),
-                  np.round(local_pct, 2).tolist(), np.round(intensity, 4).tolist(), np.round(swayed.sway, 4).tolist(),
-                  swayed.sway_n.tolist(), np.round(swayed.susceptibility, 4).tolist(),
-                  swayed.susceptibility_n.tolist(), np.round(risk, 4).tolist(), np.round(factors, 4).tolist())
+    # rounded as arrays, then one tolist each (a Python round() per figure costs seconds at 1M), and the
+    # objects built by map over whole columns, positionally (no Python-level loop body per person)
     no_mood = (None, 0)
-    for node, cid, infl, rank, local, inten, sw, sw_n, sus, sus_n, rk, fac in columns:
-        result_people[node] = PersonScore(
-            id=node, community=cid or None, influence=infl, pagerank=rank,
-            community_influence=local if cid else None, intensity=inten,
-            sentiment_mean=mood.get(node, no_mood)[0], sway=sw, sway_n=sw_n, susceptibility=sus,
-            susceptibility_n=sus_n, churn_risk=rk, churn_factors=dict(zip(FACTORS, fac)))
+    result_people = dict(zip(proj.nodes, map(
+        PersonScore, proj.nodes, [cid or None for cid in community_of], np.round(global_pct, 2).tolist(),
+        global_rank.tolist(), [local if cid else None for local, cid in zip(np.round(local_pct, 2).tolist(),
+                                                                             community_of)],
+        np.round(intensity, 4).tolist(), [mood.get(node, no_mood)[0] for node in proj.nodes],
+        np.round(swayed.sway, 4).tolist(), swayed.sway_n.tolist(), np.round(swayed.susceptibility, 4).tolist(),
+        swayed.susceptibility_n.tolist(), np.round(risk, 4).tolist(),
+        [dict(zip(FACTORS, fac)) for fac in np.round(factors, 4).tolist()])))
     ordered = dict(sorted(communities.items(), key=lambda kv: (-kv[1].size, kv[0])))
     state = ScoreState(msgs, derived_messages, dict(mood), mood_from_messages, global_rank, dict(assignment),
                        dict(sway_options or {}), dict(churn_options or {}), churn_model, top_n)
