@@ -22,7 +22,7 @@ from agora.config import Config
 from agora.records import Interaction, ParseIssue
 from graph.churn import ChurnModel
 from graph.incremental import score_incremental
-from graph.projection import EdgeEvent
+from graph.projection import EventColumns
 from graph.scoring import ScoreResult, score
 from graph.sway import sway_evidence
 from graph.store import GraphStore
@@ -149,8 +149,8 @@ def rescore(store: GraphStore, config: Config, *, now: datetime | None = None,
     rows = list(store.edge_rows())
     people = store.people()
     brand = {p["id"] for p in people if p["brand"]}
-    events = [EdgeEvent(r.source, r.target, r.kind, r.timestamp, r.polarity, r.message_id)
-              for r in rows if r.source not in brand and r.target not in brand]
+    # straight from the rows to columns: no EdgeEvent object per interaction
+    events = EventColumns.from_events([r for r in rows if r.source not in brand and r.target not in brand])
     messages = [m for m in store.message_rows() if m.person not in brand]
     s = config.scoring
     customers = [p for p in people if p["id"] not in brand]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from graph.projection import EdgeEvent
+from graph.projection import EdgeEvent, EventColumns
 
-__all__ = ["interactions", "write_source"]
+__all__ = ["interactions", "interaction_columns", "write_source"]
 
 KINDS = np.array(["reply", "mention", "quote", "share", "message"])
 KIND_P = np.array([0.45, 0.25, 0.08, 0.07, 0.15])
@@ -27,8 +27,21 @@ def interactions(n: int, people: int, *, communities: int | None = None, mixing:
 
     Inside a community a few members draw most responses (Zipf-like
     popularity); a ``mixing`` share of interactions crosses communities.
-    Times are uniform over the ``days`` before 2026-11-01.
+    Times are uniform over the ``days`` before 2026-11-01 (whole microseconds).
+    The same events as :func:`interaction_columns`, one object each.
     """
+    cols = interaction_columns(n, people, communities=communities, mixing=mixing, days=days, seed=seed)
+    kinds = [cols.kinds[k] for k in cols.kind.tolist()]
+    off_us = _T0_US - np.round(cols.ts * 1e6).astype(np.int64)
+    for i, (s, d, pol, off) in enumerate(zip(cols.source.tolist(), cols.target.tolist(), cols.polarity.tolist(),
+                                             off_us.tolist())):
+        yield EdgeEvent(f"p{s}", f"p{d}", kinds[i], T0 - timedelta(microseconds=off), pol, f"m{i}")
+
+
+def interaction_columns(n: int, people: int, *, communities: int | None = None, mixing: float = 0.1,
+                        days: int = 90, seed: int = 0) -> EventColumns:
+    """:func:`interactions` as :class:`graph.projection.EventColumns` (person ``p<k>`` is code ``k``,
+    event ``i`` is message ``m<i>``), built without a Python object per event."""
     rng = np.random.default_rng(seed)
     k = communities or max(1, people // 100)
     community = rng.integers(0, k, size=people)
@@ -48,9 +61,19 @@ def interactions(n: int, people: int, *, communities: int | None = None, mixing:
     # every message classified, so sway and churn do their full work: a personal mood plus noise
     mood = rng.uniform(-0.6, 0.6, size=people)
     polarity = np.clip(mood[src] + rng.normal(0.0, 0.4, size=n), -1.0, 1.0).round(3)
-    for i in range(n):
-        yield EdgeEvent(f"p{src[i]}", f"p{dst[i]}", str(kinds[i]), T0 - timedelta(seconds=float(offsets[i])),
-                        float(polarity[i]), f"m{i}")
+    kind = np.zeros(n, dtype=np.int64)
+    for j, name in enumerate(KINDS.tolist()):
+        kind[kinds == name] = j
+    # whole microseconds, as a datetime holds them: the same floats as EdgeEvent.timestamp.timestamp()
+    # (rounded as timedelta(seconds=x) rounds: whole seconds plus the fraction's microseconds, half to even)
+    whole = np.floor(offsets)
+    offset_us = whole.astype(np.int64) * 1_000_000 + np.round((offsets - whole) * 1e6).astype(np.int64)
+    ts = (_T0_US - offset_us) / 1e6
+    return EventColumns([f"p{i}" for i in range(people)], src.astype(np.int64), dst, KINDS.tolist(), kind, ts,
+                        polarity.astype(np.float64), None, distinct_messages=True)
+
+
+_T0_US = int(T0.timestamp()) * 1_000_000
 
 
 def write_source(folder: Path, n: int, people: int, *, files: int = 1, seed: int = 0) -> list[Path]:

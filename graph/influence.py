@@ -91,15 +91,17 @@ def _spectral_radius(s: sp.csr_matrix, iterations: int = 30, tol: float = 1e-3) 
     (the shift keeps bipartite graphs from oscillating). It only sets the scale of ``α``,
     so a 0.1% estimate is plenty."""
     v = np.ones(s.shape[0]) / np.sqrt(s.shape[0])
+    sv = s @ v
     value = 0.0
     for _ in range(iterations):
-        w = s @ v + v
+        w = sv + v
         norm = float(np.linalg.norm(w))
         if norm == 0:
             return 0.0
         w /= norm
-        new = float(w @ (s @ w))
-        v = w
+        sw = s @ w  # the Rayleigh quotient's product is the next step's: one product per iteration, not two
+        new = float(w @ sw)
+        v, sv = w, sw
         if abs(new - value) <= tol * max(abs(new), 1e-12):
             return new
         value = new

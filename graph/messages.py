@@ -16,7 +16,8 @@ import numpy as np
 
 from graph.projection import Projection
 
-__all__ = ["MessageRow", "MessageArrays", "message_arrays", "messages_from_events", "mood"]
+__all__ = ["MessageRow", "MessageArrays", "message_arrays", "messages_from_events", "insert_messages", "mood",
+           "update_mood"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,13 @@ def _search(m: MessageArrays, people: np.ndarray, t: np.ndarray) -> np.ndarray:
         object.__setattr__(m, "_key", key)  # cached: several searches per scoring
     lo, hi = _t0(m), float(m.ts.max()) if m.size else 0.0
     q = people.astype(np.float64) * _span(m) + (np.clip(t, lo - 1.0, hi + 1.0) - lo)
-    return np.searchsorted(key, q, side="left")
+    if len(q) < 4096:
+        return np.searchsorted(key, q, side="left")
+    # queries in order: each search starts where the last ended, in cache (the same answers, ~3x faster at 1M)
+    order = np.argsort(q, kind="stable")
+    out = np.empty(len(q), dtype=np.int64)
+    out[order] = np.searchsorted(key, q[order], side="left")
+    return out
 
 
 def _t0(m: MessageArrays) -> float:
@@ -97,10 +104,22 @@ def message_arrays(rows: Iterable[MessageRow], index: Mapping[str, int], n: int)
 
 
 def _sorted(person: np.ndarray, ts: np.ndarray, pol: np.ndarray, n: int) -> MessageArrays:
-    order = np.lexsort((ts, person))
+    order = _person_time_order(person, ts)
     person, ts, pol = person[order], ts[order], pol[order]
     start = np.searchsorted(person, np.arange(n + 1), side="left")
     return MessageArrays(person, ts, pol, start)
+
+
+def _person_time_order(person: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """``np.lexsort((ts, person))``, the same permutation: a stable sort by time, then two stable
+    16-bit passes over the person (NumPy radix-sorts 16-bit keys), ~1.5x faster at 1M."""
+    if not len(person) or person.min() < 0 or person.max() >= 1 << 32:
+        return np.lexsort((ts, person))
+    order = np.argsort(ts, kind="stable")
+    for shift in (0, 16):
+        digit = ((person[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+    return order
 
 
 def messages_from_events(proj: Projection) -> MessageArrays:
@@ -120,4 +139,49 @@ def mood(messages: MessageArrays, nodes: list[str]) -> dict[str, tuple[float | N
     n = len(nodes)
     count = np.bincount(c.person, minlength=n)
     total = np.bincount(c.person, weights=c.polarity, minlength=n)
-    return {nodes[i]: (float(total[i] / count[i]), int(count[i])) for i in np.flatnonzero(count).tolist()}
+    has = np.flatnonzero(count)
+    # whole columns to Python at once: the same floats as total[i] / count[i], without a NumPy scalar per person
+    return {nodes[i]: (m, c) for i, m, c in zip(has.tolist(), (total[has] / count[has]).tolist(), count[has].tolist())}
+
+
+def insert_messages(m: MessageArrays, person: np.ndarray, ts: np.ndarray, polarity: np.ndarray,
+                    n: int) -> MessageArrays:
+    """``m`` with more messages inserted, over ``n >= len(m.start) - 1`` people:
+    the same arrays as sorting everything afresh with the new messages after
+    the old (each goes after the old messages of its person at the same or an
+    earlier time), at the cost of a copy rather than a sort."""
+    if not len(person):
+        return _sorted(m.person, m.ts, m.polarity, n) if len(m.start) != n + 1 else m
+    order = np.lexsort((ts, person))
+    person, ts, polarity = person[order], ts[order], polarity[order]
+    old_n = len(m.start) - 1
+    where = np.empty(len(person), dtype=np.int64)
+    for j, (p, t) in enumerate(zip(person.tolist(), ts.tolist())):
+        if p >= old_n:
+            where[j] = m.size
+        else:
+            lo, hi = int(m.start[p]), int(m.start[p + 1])
+            where[j] = lo + int(np.searchsorted(m.ts[lo:hi], t, side="right"))
+    new_person = np.insert(m.person, where, person)
+    start = np.searchsorted(new_person, np.arange(n + 1), side="left")
+    return MessageArrays(new_person, np.insert(m.ts, where, ts), np.insert(m.polarity, where, polarity), start)
+
+
+def update_mood(previous: Mapping[str, tuple[float | None, int]], messages: MessageArrays, nodes: list[str],
+                people: np.ndarray) -> dict[str, tuple[float | None, int]]:
+    """:func:`mood` recomputed for ``people`` (node indices) only, the others copied from ``previous``."""
+    out = dict(previous)
+    if not len(people):
+        return out
+    c = messages.classified()
+    mask = np.zeros(len(nodes), dtype=bool)
+    mask[people] = True
+    sel = mask[c.person]
+    count = np.bincount(c.person[sel], minlength=len(nodes))
+    total = np.bincount(c.person[sel], weights=c.polarity[sel], minlength=len(nodes))
+    for i in people.tolist():
+        if count[i]:
+            out[nodes[i]] = (float(total[i] / count[i]), int(count[i]))
+        else:
+            out.pop(nodes[i], None)
+    return out

@@ -29,7 +29,7 @@ lucky responses do not outrank a hundred consistent ones. ``sway_n`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +37,7 @@ import numpy as np
 from graph.messages import MessageArrays
 from graph.projection import EdgeEvent, Projection
 
-__all__ = ["SwayResult", "response_arrays", "projection_responses", "sway", "sway_evidence"]
+__all__ = ["SwayResult", "response_arrays", "projection_responses", "sway", "sway_update", "sway_evidence"]
 
 
 @dataclass(frozen=True)
@@ -103,16 +103,22 @@ def sway(responses: tuple[np.ndarray, ...], messages: MessageArrays, n: int, *, 
     """
     pos, src, dst, t, pol = responses
     c = messages.classified()
-    cs = np.concatenate([[0.0], np.cumsum(c.polarity)])
     start, end = c.start[:-1], c.start[1:]
 
-    # B's baseline: the mean of up to K classified messages before t
+    # B's baseline: the mean of up to K classified messages before t. Summed message by message, newest
+    # first (not as a difference of running totals over everyone's messages): the figure then depends on
+    # B's messages only, not on how many other messages precede them, so that a response's inclusion
+    # (|gap| >= min_gap, often exactly on the edge with 3-decimal polarities) cannot flip with float noise
+    # when someone else posts, and an incremental rescore reproduces it exactly.
     at = c.search(src, t)
     lo = np.maximum(start[src], at - baseline_messages)
     before = at - lo
-    base = np.divide(cs[at] - cs[lo], before, out=np.full(len(at), np.nan), where=before > 0)
+    window_sum = np.zeros(len(at))
+    for j in range(1, int(before.max(initial=0)) + 1):  # adding 0.0 outside the window leaves a sum as it is
+        window_sum += np.where(before >= j, c.polarity[np.maximum(at - j, 0)], 0.0)
+    base = np.divide(window_sum, before, out=np.full(len(at), np.nan), where=before > 0)
     total_n = (end - start)[src]
-    total_s = cs[end[src]] - cs[start[src]]
+    total_s = np.bincount(c.person, weights=c.polarity, minlength=len(start))[src] if len(src) else np.zeros(0)
     loo = np.divide(total_s - pol, total_n - 1, out=np.full(len(at), np.nan), where=total_n > 1)
     base = np.where(before > 0, base, loo)
 
@@ -126,7 +132,38 @@ def sway(responses: tuple[np.ndarray, ...], messages: MessageArrays, n: int, *, 
     gap = stance - base
     ok = np.isfinite(gap) & (np.abs(gap) >= min_gap)
     shift = np.sign(gap[ok]) * (pol[ok] - base[ok])
-    leader, follower = dst[ok], src[ok]
+    return _aggregate(dst[ok], src[ok], shift, t[ok], pos[ok], n, prior)
+
+
+def sway_update(previous: SwayResult, responses: tuple[np.ndarray, ...], messages: MessageArrays, n: int,
+                affected: np.ndarray, *, window_hours: float = 48.0, baseline_messages: int = 10,
+                min_gap: float = 0.1, prior: float = 3.0) -> SwayResult:
+    """:func:`sway` after a batch, recomputing only the responses it can have changed.
+
+    A response's shift reads only its two people's messages, so when
+    ``affected`` (a mask over the ``n`` people: those with new messages)
+    holds neither, its shift from ``previous`` stands. ``responses`` are all
+    of them, old and new (positions of old events unchanged, people's
+    indices too); the responses by or to an affected person are recomputed
+    against ``messages`` (all of them). The per-response arrays come out in
+    the order :func:`sway` gives (by event), so the sums are taken in the
+    same order as a full run: the figures agree with it to float rounding
+    (the baselines are differences of cumulative sums, ~1e-13).
+    """
+    pos, src, dst = responses[0], responses[1], responses[2]
+    redo = affected[src] | affected[dst]
+    fresh = sway(tuple(a[redo] for a in responses), messages, n, window_hours=window_hours,
+                 baseline_messages=baseline_messages, min_gap=min_gap, prior=prior)
+    keep = ~(affected[previous.leader] | affected[previous.follower])
+    event = np.concatenate([previous.event[keep], fresh.event])
+    order = np.argsort(event, kind="stable")  # two sorted runs: a merge
+    pick = lambda old, new: np.concatenate([old[keep], new])[order]  # noqa: E731
+    return _aggregate(pick(previous.leader, fresh.leader), pick(previous.follower, fresh.follower),
+                      pick(previous.shift, fresh.shift), pick(previous.time, fresh.time), event[order], n, prior)
+
+
+def _aggregate(leader: np.ndarray, follower: np.ndarray, shift: np.ndarray, time: np.ndarray, event: np.ndarray,
+               n: int, prior: float) -> SwayResult:
     sway_sum = np.bincount(leader, weights=shift, minlength=n)
     sway_n = np.bincount(leader, minlength=n)
     sus_sum = np.bincount(follower, weights=shift, minlength=n)
@@ -136,10 +173,10 @@ def sway(responses: tuple[np.ndarray, ...], messages: MessageArrays, n: int, *, 
         sway_n=sway_n,
         susceptibility=np.divide(sus_sum, sus_n + prior, out=np.zeros(n), where=(sus_n + prior) > 0),
         susceptibility_n=sus_n,
-        leader=leader, follower=follower, shift=shift, time=t[ok], event=pos[ok])
+        leader=leader, follower=follower, shift=shift, time=time, event=event)
 
 
-def sway_evidence(result: SwayResult, events: list[EdgeEvent], nodes: list[str],
+def sway_evidence(result: SwayResult, events: Sequence[EdgeEvent], nodes: list[str],
                   top: int = 3) -> dict[str, dict[str, list[dict[str, object]]]]:
     """Per person, the ``top`` responses with the largest shifts behind their
     ``sway`` (responses to them) and ``susceptibility`` (their responses):
