@@ -163,7 +163,10 @@ def load_bundled(model_dir: Path = MODEL_DIR) -> tuple[Any, Any, dict[str, Any]]
 
     When the model has its own (extended) tokenizer, the word embeddings are
     resized to its vocabulary before the trained tensors (which then include
-    them) are copied in, and the tokenizer is read from ``model_dir``.
+    them) are copied in, and the tokenizer is read from ``model_dir``. When
+    the weights hold every tensor (manifest ``weights.complete``, a fully
+    fine-tuned model) the base weights' values are not read, only their
+    hash is checked (the pin to the base it was trained from).
 
     Raises :class:`ModelLoadError` when a file is missing, the installed base
     is not the one the tensors were trained on (different SHA-256), or the
@@ -190,16 +193,24 @@ def load_bundled(model_dir: Path = MODEL_DIR) -> tuple[Any, Any, dict[str, Any]]
     labels = list(manifest["labels"])
     config = BertConfig.from_pretrained(folder, num_labels=len(labels),
                                         id2label=dict(enumerate(labels)), label2id={k: i for i, k in enumerate(labels)})
-    with _quiet_transformers():
-        model, info = BertForSequenceClassification.from_pretrained(folder, config=config, output_loading_info=True)
     tokenizer_folder = tokenizer_dir(model_dir, manifest)
     record = own_tokenizer(manifest)
-    if record is not None:
-        model.resize_token_embeddings(int(record["vocab_size"]), mean_resizing=False)
+    if manifest["weights"].get("complete"):
+        # Every tensor is ours: build the architecture and skip reading the base weights' values.
+        if record is not None:
+            config.vocab_size = int(record["vocab_size"])
+        model = BertForSequenceClassification(config)
+        needed = set(model.state_dict())
+    else:
+        with _quiet_transformers():
+            model, info = BertForSequenceClassification.from_pretrained(folder, config=config, output_loading_info=True)
+        if record is not None:
+            model.resize_token_embeddings(int(record["vocab_size"]), mean_resizing=False)
+        needed = set(info["missing_keys"])
     trained = load_file(weights_path)
     own = model.state_dict()
     unknown = sorted(set(trained) - set(own))
-    uncovered = sorted(set(info["missing_keys"]) - set(trained))
+    uncovered = sorted(needed - set(trained))
     if unknown or uncovered:
         raise ModelLoadError(f"bundled sentiment model: {weights_path} does not fit the base architecture "
                              f"(unknown tensors {unknown[:3]}, missing {uncovered[:3]}); retrain it")
@@ -264,7 +275,7 @@ def save_bundled(model: Any, out_dir: Path, *, name: str, tensors: Sequence[str]
         "labels": labels,
         "max_length": max_length,
         "weights": {"file": WEIGHTS, "dtype": "float16", "parameters": sum(t.numel() for t in selected.values()),
-                    "tensors": sorted(selected)},
+                    "complete": set(selected) == set(state), "tensors": sorted(selected)},
         "training": dict(training),
     }
     if metrics is not None:

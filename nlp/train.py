@@ -47,7 +47,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlp.bundled import MODEL_DIR, base_classifier, base_fingerprint, load_bundled, save_bundled, spells_out_emoji
+from nlp.bundled import (
+    MODEL_DIR, WEIGHTS, base_classifier, base_fingerprint, load_bundled, own_tokenizer, read_manifest, save_bundled,
+    spells_out_emoji,
+)
 from nlp.data import NONCOMMERCIAL_SOURCES, Example, default_data_path, read_examples, stratified_split
 from nlp.labels import LABELS
 from nlp.metrics import scores, scores_by
@@ -87,6 +90,8 @@ class TrainConfig:
     vocab_min_frequency: int = 3
     embedding_lr: float | None = None
     max_english: int = 0
+    init_from: Path | None = None
+    threads: int = 0
 
     def __post_init__(self) -> None:
         if self.extend_vocab and not self.train_embeddings:
@@ -165,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-english", type=int, default=d.max_english, metavar="N",
                    help="train on at most N English texts (a seeded random sample, after the split; the validation "
                         "split is unchanged), so Italian weighs more and an epoch is shorter; 0 = all")
+    p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
+                   help="start from a bundled-format model folder written by an earlier run (its head included) "
+                        "instead of the base with a fresh head: a second, shorter stage on top of a trained model")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default 0: torch's choice); on a loaded "
+                   "machine 1 thread wastes far less CPU than 2 spinning ones")
     p.add_argument("--cache-dir", type=Path, default=None, help="keep the frozen layers' outputs here and reuse them "
                    "across runs with the same texts, base, --top-layers and --max-length (~1 GB each)")
     return p
@@ -209,7 +219,16 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = _log) -> dict[str
     log(f"{len(examples)} examples ({', '.join(f'{k}: {v}' for k, v in sorted(Counter(e.lang for e in examples).items()))}), "
         f"excluded sources: {list(config.excluded) or 'none'}; train {len(train_set)}, validation {len(val_set)}")
 
-    model, tokenizer = base_classifier(LABELS)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if config.init_from is not None:
+        model, tokenizer, start = load_bundled(config.init_from)
+        if start["labels"] != list(LABELS) or own_tokenizer(start) is not None:
+            raise ValueError(f"--init-from {config.init_from}: needs a model with labels {list(LABELS)} and the "
+                             "base tokenizer")
+        log(f"starting from {start['name']} in {config.init_from}")
+    else:
+        model, tokenizer = base_classifier(LABELS)
     frozen = 6 - config.top_layers
     texts = [normalise(e.text, emoji=config.emoji_names) for e in (*train_set, *val_set)]
     extension = None
@@ -275,7 +294,11 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = _log) -> dict[str
                or any(k.startswith(f"bert.encoder.layer.{i}.") for i in range(frozen, 6))
                or (config.train_embeddings and k.startswith("bert.embeddings."))]
     training = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-                if k not in ("output", "cache_dir", "name", "exclude_sources")}
+                if k not in ("output", "cache_dir", "name", "exclude_sources", "init_from")}
+    if config.init_from is not None:
+        start_dir = Path(config.init_from)
+        training["init_from"] = {"training": read_manifest(start_dir)["training"],
+                                 "weights_sha256": _sha256(start_dir / WEIGHTS)}
     what = ("all: embeddings, encoder layers 0-5, pooler, classifier" if config.train_embeddings else
             f"encoder layers {frozen}-5, pooler, classifier; embeddings and layers 0-{frozen - 1} frozen")
     training.update({"data": config.data.name, "data_sha256": _sha256(config.data), "excluded_sources": list(config.excluded),

@@ -81,11 +81,18 @@ def test_full_training_with_extended_vocabulary_saves_loads_and_exports(tmp_path
     from nlp.train import TrainConfig, train
     from tests.nlp.test_train import make_tsv
 
-    out = tmp_path / "model"
-    train(TrainConfig(data=make_tsv(tmp_path / "train.tsv", per_cell=20), output=out, train_embeddings=True,
-                      extend_vocab=60, vocab_min_frequency=2, epochs=1, batch_size=16, max_length=32, seed=1),
+    data = make_tsv(tmp_path / "train.tsv", per_cell=20)
+    first, out = tmp_path / "first", tmp_path / "model"
+    train(TrainConfig(data=data, output=first, top_layers=1, epochs=1, batch_size=16, max_length=32, seed=1),
           log=lambda _: None)
+    logged: list[str] = []
+    train(TrainConfig(data=data, output=out, train_embeddings=True, extend_vocab=60, vocab_min_frequency=2,
+                      epochs=1, batch_size=16, max_length=32, seed=1, init_from=first, max_english=30, threads=1),
+          log=logged.append)
+    assert any("starting from agora-sentiment-0.1" in line for line in logged)
     manifest = read_manifest(out)
+    assert manifest["training"]["init_from"]["training"]["top_layers"] == 1
+    assert manifest["training"]["train_examples"] == 30 + 54  # English capped at 30 of 54; all 54 Italian
     record = manifest["tokenizer"]
     assert {p.name for p in out.iterdir()} == {"weights.safetensors", "manifest.json", "metrics.json",
                                               "tokenizer.json", "tokenizer_config.json"}
