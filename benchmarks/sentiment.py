@@ -45,10 +45,11 @@ def _texts(count: int, seed: int) -> list[str]:
 
 
 def _disk_mb(model: Any) -> float:
-    from nlp.bundled import MODEL_DIR, base_dir
+    from nlp.bundled import MODEL_DIR, base_dir, read_manifest
 
     if model.backend == "torch":
-        files = [base_dir() / "model.safetensors", *MODEL_DIR.glob("*.safetensors")]
+        complete = read_manifest(MODEL_DIR)["weights"].get("complete", False)  # base weights' values unused
+        files = [*([] if complete else [base_dir() / "model.safetensors"]), *MODEL_DIR.glob("*.safetensors")]
     else:
         files = [model.runner.path]
     return sum(f.stat().st_size for f in files) / 1e6

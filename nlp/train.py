@@ -7,6 +7,13 @@ the embeddings stay frozen. Because they are frozen, their output for every
 text is computed once and cached (in memory, and on disk with
 ``--cache-dir``), so each epoch only runs the trained layers.
 
+With ``--train-embeddings`` (which implies all 6 layers) the whole network is
+fine-tuned from the token ids and every tensor is saved. With
+``--extend-vocab N`` the base WordPiece vocabulary is first extended with
+the ``N`` most frequent Italian training words it lacks (:mod:`nlp.vocab`),
+each new embedding starting as the mean of its base pieces; the extended
+tokenizer is saved beside the weights.
+
 What it does, in order:
 
 1. reads the TSV (``lang, source, text, label``), optionally without the
@@ -40,7 +47,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlp.bundled import MODEL_DIR, base_classifier, base_fingerprint, load_bundled, save_bundled, spells_out_emoji
+from nlp.bundled import (
+    MODEL_DIR, WEIGHTS, base_classifier, base_fingerprint, load_bundled, own_tokenizer, read_manifest, save_bundled,
+    spells_out_emoji,
+)
 from nlp.data import NONCOMMERCIAL_SOURCES, Example, default_data_path, read_examples, stratified_split
 from nlp.labels import LABELS
 from nlp.metrics import scores, scores_by
@@ -75,6 +85,19 @@ class TrainConfig:
     seed: int = 13
     cache_dir: Path | None = None
     exclude_sources: tuple[str, ...] = field(default=())
+    train_embeddings: bool = False
+    extend_vocab: int = 0
+    vocab_min_frequency: int = 3
+    embedding_lr: float | None = None
+    max_english: int = 0
+    init_from: Path | None = None
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.extend_vocab and not self.train_embeddings:
+            raise ValueError("--extend-vocab needs --train-embeddings (the new pieces' embeddings must be trained)")
+        if self.train_embeddings and self.top_layers != 6:
+            object.__setattr__(self, "top_layers", 6)
 
     @property
     def model_name(self) -> str:
@@ -134,6 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", type=float, default=d.validation, help=f"fraction of each (language, label) group "
                    f"held out for validation (default: {d.validation})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed for the split, the head and the order (default: {d.seed})")
+    p.add_argument("--train-embeddings", action="store_true",
+                   help="fine-tune the whole network, embeddings included (implies --top-layers 6); every tensor "
+                        "is saved (~45 MB float16) and no features are cached")
+    p.add_argument("--extend-vocab", type=int, default=d.extend_vocab, metavar="N",
+                   help="extend the English vocabulary with the N most frequent Italian training words it lacks "
+                        "(needs --train-embeddings; 0 = off)")
+    p.add_argument("--vocab-min-frequency", type=int, default=d.vocab_min_frequency,
+                   help=f"a new word must occur this often in those texts (default: {d.vocab_min_frequency})")
+    p.add_argument("--embedding-lr", type=float, default=None,
+                   help="peak learning rate of the embeddings with --train-embeddings (default: --lr)")
+    p.add_argument("--max-english", type=int, default=d.max_english, metavar="N",
+                   help="train on at most N English texts (a seeded random sample, after the split; the validation "
+                        "split is unchanged), so Italian weighs more and an epoch is shorter; 0 = all")
+    p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
+                   help="start from a bundled-format model folder written by an earlier run (its head included) "
+                        "instead of the base with a fresh head: a second, shorter stage on top of a trained model")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default 0: torch's choice); on a loaded "
+                   "machine 1 thread wastes far less CPU than 2 spinning ones")
     p.add_argument("--cache-dir", type=Path, default=None, help="keep the frozen layers' outputs here and reuse them "
                    "across runs with the same texts, base, --top-layers and --max-length (~1 GB each)")
     return p
@@ -143,7 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run training from the command line; prints progress and the metrics."""
     args = vars(build_parser().parse_args(argv))
     args["exclude_sources"] = tuple(args["exclude_sources"])
-    config = TrainConfig(**args)
+    try:
+        config = TrainConfig(**args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not config.data.is_file():
         print(f"error: training data not found: {config.data} (pass --data)", file=sys.stderr)
         return 2
@@ -169,14 +214,34 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = _log) -> dict[str
     if not examples:
         raise ValueError(f"no examples left in {config.data} after excluding {config.excluded}")
     train_set, val_set = stratified_split(examples, config.validation, seed=config.seed)
+    if config.max_english:
+        train_set = _cap_language(train_set, "en", config.max_english, config.seed)
     log(f"{len(examples)} examples ({', '.join(f'{k}: {v}' for k, v in sorted(Counter(e.lang for e in examples).items()))}), "
         f"excluded sources: {list(config.excluded) or 'none'}; train {len(train_set)}, validation {len(val_set)}")
 
-    model, tokenizer = base_classifier(LABELS)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if config.init_from is not None:
+        model, tokenizer, start = load_bundled(config.init_from)
+        if start["labels"] != list(LABELS) or own_tokenizer(start) is not None:
+            raise ValueError(f"--init-from {config.init_from}: needs a model with labels {list(LABELS)} and the "
+                             "base tokenizer")
+        log(f"starting from {start['name']} in {config.init_from}")
+    else:
+        model, tokenizer = base_classifier(LABELS)
     frozen = 6 - config.top_layers
     texts = [normalise(e.text, emoji=config.emoji_names) for e in (*train_set, *val_set)]
+    extension = None
+    if config.extend_vocab:
+        extension = _extend(model, tokenizer, texts[:len(train_set)], train_set, config, log)
+        tokenizer = _wrap_tokenizer(extension.tokenizer_json)
     ids = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
-    features = _cached_features(model, ids, frozen, config, log)
+    if config.train_embeddings:
+        features = [torch.tensor(i) for i in ids]
+        forward = _full_forward
+    else:
+        features = _cached_features(model, ids, frozen, config, log)
+        forward = lambda m, rows: _top_forward(m, rows, frozen)  # noqa: E731
     train_x, val_x = features[:len(train_set)], features[len(train_set):]
     label_index = {k: i for i, k in enumerate(LABELS)}
     train_y = torch.tensor([label_index[e.label] for e in train_set])
@@ -188,6 +253,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = _log) -> dict[str
     head = [model.bert.pooler, model.classifier]
     groups = [{"params": [p for m in top for p in m.parameters()], "lr": config.lr},
               {"params": [p for m in head for p in m.parameters()], "lr": config.head_lr}]
+    if config.train_embeddings:
+        groups.append({"params": list(model.bert.embeddings.parameters()), "lr": config.embedding_lr or config.lr})
     for g in groups:
         for p in g["params"]:
             p.requires_grad_(True)
@@ -203,8 +270,10 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = _log) -> dict[str
         t0 = time.perf_counter()
         model.train()
         loss_sum = 0.0
-        for batch in _length_batches([len(x) for x in train_x], config.batch_size, rng):
-            logits = _top_forward(model, [train_x[i] for i in batch], frozen)
+        for step, batch in enumerate(_length_batches([len(x) for x in train_x], config.batch_size, rng), 1):
+            if step % 100 == 0:
+                log(f"epoch {epoch}: step {step}/{steps_per_epoch} ({time.perf_counter() - t0:.0f} s)")
+            logits = forward(model, [train_x[i] for i in batch])
             loss = torch.nn.functional.cross_entropy(logits, train_y[batch], reduction="none")
             loss = (loss * weights[batch]).sum() / weights[batch].sum()
             optimizer.zero_grad(set_to_none=True)
@@ -213,7 +282,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = _log) -> dict[str
             optimizer.step()
             schedule.step()
             loss_sum += float(loss.detach()) * len(batch)
-        predicted = _predict_cached(model, val_x, frozen)
+        predicted = _predict_cached(model, val_x, forward)
         summary = _summary(val_set, predicted)
         history.append({"epoch": epoch, "train_loss": round(loss_sum / len(train_set), 4),
                         "seconds": round(time.perf_counter() - t0, 1), **summary})
@@ -222,15 +291,26 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = _log) -> dict[str
 
     trained = [k for k in model.state_dict()
                if k.startswith(("bert.pooler.", "classifier."))
-               or any(k.startswith(f"bert.encoder.layer.{i}.") for i in range(frozen, 6))]
+               or any(k.startswith(f"bert.encoder.layer.{i}.") for i in range(frozen, 6))
+               or (config.train_embeddings and k.startswith("bert.embeddings."))]
     training = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-                if k not in ("output", "cache_dir", "name", "exclude_sources")}
+                if k not in ("output", "cache_dir", "name", "exclude_sources", "init_from")}
+    if config.init_from is not None:
+        start_dir = Path(config.init_from)
+        training["init_from"] = {"training": read_manifest(start_dir)["training"],
+                                 "weights_sha256": _sha256(start_dir / WEIGHTS)}
+    what = ("all: embeddings, encoder layers 0-5, pooler, classifier" if config.train_embeddings else
+            f"encoder layers {frozen}-5, pooler, classifier; embeddings and layers 0-{frozen - 1} frozen")
     training.update({"data": config.data.name, "data_sha256": _sha256(config.data), "excluded_sources": list(config.excluded),
                      "train_examples": len(train_set), "validation_examples": len(val_set),
-                     "trained": f"encoder layers {frozen}-5, pooler, classifier; embeddings and layers 0-{frozen - 1} "
-                                "frozen", "torch": torch.__version__})
+                     "trained": what, "torch": torch.__version__})
     save_bundled(model, config.output, name=config.model_name, tensors=trained, max_length=config.max_length,
-                 training=training, emoji_names=config.emoji_names)
+                 training=training, emoji_names=config.emoji_names,
+                 tokenizer_json=extension.tokenizer_json if extension else None,
+                 tokenizer_info=None if extension is None else {
+                     "extension": "base WordPiece + the most frequent Italian training words it lacks",
+                     "base_vocab_size": extension.base_size, "added_pieces": len(extension.added),
+                     "max_added": extension.trained_size, "min_frequency": extension.min_frequency})
     log(f"saved {len(trained)} tensors to {config.output}; evaluating the saved model on the validation split")
     metrics = evaluate(config.output, val_set, max_length=config.max_length)
     metrics["history"] = history
@@ -288,6 +368,16 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _cap_language(examples: Sequence[Example], lang: str, limit: int, seed: int) -> list[Example]:
+    """``examples`` with at most ``limit`` of language ``lang`` (a seeded
+    random sample of them), in their original order."""
+    picked = [i for i, e in enumerate(examples) if e.lang == lang]
+    if len(picked) <= limit:
+        return list(examples)
+    keep = set(random.Random(seed).sample(picked, limit))
+    return [e for i, e in enumerate(examples) if e.lang != lang or i in keep]
+
+
 def _cell_weights(examples: Sequence[Example], balance: float) -> Any:
     """Per-example weights ``(1/|cell|)**balance`` for (lang, label) cells, scaled to mean 1."""
     import torch
@@ -332,6 +422,60 @@ def _pad_features(rows: Sequence[Any]) -> tuple[Any, Any]:
     return hidden, _extended_mask(lengths, width)
 
 
+def _extend(model: Any, tokenizer: Any, texts: Sequence[str], examples: Sequence[Example], config: TrainConfig,
+            log: Callable[[str], None]) -> Any:
+    """Extend the tokenizer's vocabulary with the most frequent words of the
+    Italian ``texts`` (normalised training texts) it lacks
+    (:func:`nlp.vocab.extend_with_words`, deterministic) and resize the
+    model's word embeddings, new rows initialised from their base pieces."""
+    import torch
+
+    from nlp.vocab import extend_with_words, initial_embeddings
+
+    base_json = tokenizer.backend_tokenizer.to_str()
+    italian = [t for t, e in zip(texts, examples) if e.lang == "it"]
+    extension = extend_with_words(base_json, italian, size=config.extend_vocab, min_frequency=config.vocab_min_frequency)
+    old = model.bert.embeddings.word_embeddings.weight.detach().clone()
+    if old.shape[0] != extension.base_size:
+        raise ValueError(f"the base embeddings have {old.shape[0]} rows, its tokenizer {extension.base_size} pieces")
+    model.resize_token_embeddings(extension.vocab_size, mean_resizing=False)
+    with torch.no_grad():
+        model.bert.embeddings.word_embeddings.weight[extension.base_size:] = initial_embeddings(
+            base_json, extension.added, old)
+    log(f"vocabulary extended by {len(extension.added)} words from {len(italian)} Italian texts "
+        f"(at most {config.extend_vocab}, min frequency {config.vocab_min_frequency}), e.g. "
+        f"{', '.join(extension.added[-8:])}")
+    return extension
+
+
+def _wrap_tokenizer(tokenizer_json: str) -> Any:
+    """A callable like the transformers tokenizer (``input_ids`` only) over a
+    ``tokenizer.json`` string."""
+    from tokenizers import Tokenizer
+
+    inner = Tokenizer.from_str(tokenizer_json)
+    inner.no_padding()
+
+    def encode(texts: Sequence[str], *, truncation: bool = True, max_length: int = 128) -> dict[str, Any]:
+        inner.enable_truncation(max_length) if truncation else inner.no_truncation()
+        return {"input_ids": [e.ids for e in inner.encode_batch(list(texts))]}
+
+    return encode
+
+
+def _full_forward(model: Any, rows: Sequence[Any]) -> Any:
+    """Logits of the whole network for 1-d token-id tensors (right-padded with 0)."""
+    import torch
+
+    lengths = [r.shape[0] for r in rows]
+    width = max(lengths)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :lengths[i]] = r
+    mask = (torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]).long()
+    return model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).logits
+
+
 def _top_forward(model: Any, rows: Sequence[Any], frozen: int) -> Any:
     """Logits from cached outputs of the frozen layers, through the trained
     layers, the pooler and the head (the same computation as the full model)."""
@@ -342,7 +486,8 @@ def _top_forward(model: Any, rows: Sequence[Any], frozen: int) -> Any:
     return model.classifier(model.dropout(pooled))
 
 
-def _predict_cached(model: Any, rows: Sequence[Any], frozen: int, batch_size: int = 128) -> list[str]:
+def _predict_cached(model: Any, rows: Sequence[Any], forward: Callable[[Any, Sequence[Any]], Any],
+                    batch_size: int = 128) -> list[str]:
     import torch
 
     model.eval()
@@ -351,7 +496,7 @@ def _predict_cached(model: Any, rows: Sequence[Any], frozen: int, batch_size: in
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            for i, k in zip(chunk, _top_forward(model, [rows[i] for i in chunk], frozen).argmax(-1).tolist()):
+            for i, k in zip(chunk, forward(model, [rows[i] for i in chunk]).argmax(-1).tolist()):
                 out[i] = LABELS[k]
     return out
 
