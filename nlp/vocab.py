@@ -1,19 +1,16 @@
 """Italian vocabulary extension for the bundled model's English WordPiece.
 
 The base vocabulary (all-MiniLM-L6-v2, English, uncased) splits Italian words
-into many short pieces. Two ways to extend it, both with the base
-tokenizer's own normaliser and pre-tokeniser and both appending only pieces
-the base vocabulary lacks (base ids never change), so greedy longest-match
-WordPiece finds the longer Italian pieces first:
-
-- :func:`extend_vocabulary` trains a WordPiece vocabulary (HF
-  ``tokenizers``) on the (Italian) training texts. Its trainer breaks ties
-  in hash-map order, so two runs on the same texts can differ by a few
-  pieces at the margin (measured: 6,169 to 6,173 new pieces of 8,000);
-- :func:`extend_with_words` appends the most frequent whole words instead,
-  ties broken alphabetically: the same texts always give the same
-  vocabulary, which is what ``python -m nlp.train`` uses.
- :func:`initial_embeddings` gives each new piece the mean embedding of
+into many short pieces. :func:`extend_with_words` appends the most frequent
+whole words of the (Italian) training texts that the base lacks, cut by the
+base tokenizer's own normaliser and pre-tokeniser, ties broken
+alphabetically; base ids never change, and greedy longest-match WordPiece
+finds the longer Italian pieces first. The same texts always give the same
+vocabulary, which ``python -m nlp.train --extend-vocab`` needs. (Training a
+WordPiece with HF ``tokenizers`` instead was measured and dropped: its trainer
+breaks ties in hash-map order, so two runs on the same texts differed by a few
+pieces: 6,169 to 6,173 new pieces of 8,000.)
+:func:`initial_embeddings` gives each new piece the mean embedding of
 the pieces the base tokenizer splits it into, so fine-tuning starts from
 something close to what the base model saw.
 
@@ -27,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Extension", "extend_vocabulary", "extend_with_words", "initial_embeddings"]
+__all__ = ["Extension", "extend_with_words", "initial_embeddings"]
 
 _PREFIX = "##"
 
@@ -36,7 +33,7 @@ _PREFIX = "##"
 class Extension:
     """An extended tokenizer: its JSON (``tokenizer.json`` format), the pieces
     appended to the base vocabulary (ids ``base_size`` on, in order) and the
-    settings of the WordPiece it came from."""
+    settings it was made with (``trained_size``: at most that many words)."""
 
     tokenizer_json: str
     added: tuple[str, ...]
@@ -47,35 +44,6 @@ class Extension:
     @property
     def vocab_size(self) -> int:
         return self.base_size + len(self.added)
-
-
-def extend_vocabulary(base_json: str, texts: Iterable[str], *, size: int, min_frequency: int) -> Extension:
-    """Train a WordPiece of at most ``size`` pieces (each seen at least
-    ``min_frequency`` times) on ``texts`` with the normaliser and
-    pre-tokeniser of ``base_json`` (a BERT WordPiece ``tokenizer.json``), and
-    return the base tokenizer with the new pieces appended to its vocabulary.
-    Base ids do not change. Deterministic for the same texts and settings."""
-    from tokenizers import Tokenizer, models, trainers
-
-    base = Tokenizer.from_str(base_json)
-    spec = json.loads(base_json)
-    if spec["model"]["type"] != "WordPiece":
-        raise ValueError(f"vocabulary extension needs a WordPiece tokenizer, not {spec['model']['type']}")
-    fresh = Tokenizer(models.WordPiece(unk_token=spec["model"]["unk_token"]))
-    fresh.normalizer = base.normalizer
-    fresh.pre_tokenizer = base.pre_tokenizer
-    trainer = trainers.WordPieceTrainer(vocab_size=size, min_frequency=min_frequency,
-                                        special_tokens=[spec["model"]["unk_token"]],
-                                        continuing_subword_prefix=_PREFIX, show_progress=False)
-    fresh.train_from_iterator(list(texts), trainer)
-    vocab: dict[str, int] = spec["model"]["vocab"]
-    base_size = len(vocab)
-    if sorted(vocab.values()) != list(range(base_size)):
-        raise ValueError("the base vocabulary's ids are not 0..n-1; cannot append to it")
-    added = tuple(t for t, _ in sorted(fresh.get_vocab().items(), key=lambda kv: (kv[1], kv[0])) if t not in vocab)
-    for i, piece in enumerate(added):
-        vocab[piece] = base_size + i
-    return Extension(json.dumps(spec, ensure_ascii=False), added, base_size, size, min_frequency)
 
 
 def extend_with_words(base_json: str, texts: Iterable[str], *, size: int, min_frequency: int) -> Extension:

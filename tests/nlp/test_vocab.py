@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nlp.bundled import base_dir
-from nlp.vocab import extend_vocabulary, extend_with_words, initial_embeddings
+from nlp.vocab import extend_with_words, initial_embeddings
 
 ITALIAN = ["il governo della nazione è pessimo", "governo ladro, vergogna", "la nazione ringrazia il governo",
            "che schifo di servizio", "servizio ottimo, grazie!", "grazie mille al governo 😡"] * 5
@@ -24,7 +24,7 @@ def test_extension_appends_pieces_and_keeps_base_ids() -> None:
     from tokenizers import Tokenizer
 
     base_json = _base_json()
-    ext = extend_vocabulary(base_json, ITALIAN, size=200, min_frequency=3)
+    ext = extend_with_words(base_json, ITALIAN, size=200, min_frequency=3)
     base_vocab = json.loads(base_json)["model"]["vocab"]
     vocab = json.loads(ext.tokenizer_json)["model"]["vocab"]
     assert ext.base_size == len(base_vocab) and ext.vocab_size == len(vocab) > len(base_vocab)
@@ -39,8 +39,6 @@ def test_extension_appends_pieces_and_keeps_base_ids() -> None:
     assert "governo" in new.encode(text).tokens  # the same normaliser: lower case
     english = "the flight was delayed"
     assert new.encode(english).ids == old.encode(english).ids
-    again = extend_vocabulary(base_json, ITALIAN, size=200, min_frequency=3)
-    assert again.base_size == ext.base_size  # (the trainer may differ by a few tied pieces between runs)
 
 
 def test_word_extension_is_deterministic_and_frequency_ranked() -> None:
