@@ -163,8 +163,10 @@ def test_no_interaction_between_people_still_scores_everyone_given() -> None:
 def test_full_scores_are_mains() -> None:
     """Pinned against the scores main computed before columnar events (tests/graph/golden): every figure
     equal, but sway and susceptibility may differ by one unit of their 4th decimal where the unrounded
-    figure sits on a half (the baselines moved by <3e-14; see graph/sway.py)."""
+    figure sits on a half (the baselines moved by <3e-14; see graph/sway.py), and the unrounded PageRank in
+    its last bits, which follow the installed numpy and BLAS (a new numpy release moved one by 1 ulp)."""
     import json
+    import math
     from pathlib import Path
 
     from benchmarks.scoring import HALF_LIFE_DAYS, WEIGHTS
@@ -179,6 +181,8 @@ def test_full_scores_are_mains() -> None:
             if name in ("sway", "susceptibility"):
                 assert abs(getattr(got, name) - value) <= 1e-4 + 1e-12, (pid, name)
                 halves += getattr(got, name) != value
+            elif name == "pagerank":  # unrounded: its last bit follows numpy's summation order, not our code
+                assert math.isclose(getattr(got, name), value, rel_tol=1e-12), (pid, name, getattr(got, name), value)
             else:
                 assert getattr(got, name) == value, (pid, name, getattr(got, name), value)
     assert {k: {"size": c.size, "sentiment_mean": c.sentiment_mean, "top": c.top, "members": c.members}
