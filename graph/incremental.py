@@ -9,6 +9,8 @@ Two entry points:
   interactions after a 1% batch it is ~2-3x faster than a full rescore (see
   ``python -m benchmarks.scoring --incremental``), and every figure equals a
   full rescore's given the same communities, bar the warm-started PageRank.
+  A worker keeps its last result and passes it only the messages written
+  since (:class:`agora.pipeline.Rescorer`).
 * :func:`score_incremental` works from all the events again plus what the
   store keeps of the last scoring (pair counts, communities, PageRank): what
   ``agora score --incremental`` uses, as a fresh process has no previous
