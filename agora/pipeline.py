@@ -26,7 +26,7 @@ from agora.records import Interaction, ParseIssue
 from graph.churn import ChurnModel
 from graph.incremental import rescore_batch, score_incremental
 from graph.messages import MessageRow
-from graph.projection import EventColumns
+from graph.projection import EventColumns, Projection
 from graph.scoring import ScoreResult, score
 from graph.sway import sway_evidence
 from graph.store import SCORING_RUN, GraphStore
@@ -187,11 +187,16 @@ def _rescore(store: GraphStore, config: Config, *, now: datetime | None = None,
 
 
 def _write_scores(store: GraphStore, result: ScoreResult, own: dict[str, dict[str, Any]],
-                  names: dict[str, str]) -> str:
-    """Write ``result`` back (projection, people, communities) and name it the last rescore; returns its run id."""
+                  names: dict[str, str], *, decayed: tuple[float, Projection] | None = None) -> str:
+    """Write ``result`` back (projection, people, communities) and name it the last rescore; returns its
+    run id. ``decayed``: ``result`` extends the result last written, whose pairs are to be multiplied by
+    the factor in place, then the pairs of the projection given (those a batch changed) written."""
     evidence = sway_evidence(result.sway, result.events or [], result.projection.nodes) if result.sway else {}
     run_id = uuid.uuid4().hex
-    store.write_projection(list(result.projection.edges()), run_id)
+    if decayed is None:
+        store.write_projection(list(result.projection.edges()), run_id)
+    else:
+        store.decay_projection(decayed[0], list(decayed[1].edges()), run_id)
     store.write_people_scores([{"id": ps.id, "props": _person_props(ps, own.get(ps.id, {}), evidence.get(ps.id))}
                                for ps in result.people.values()])
     store.write_communities(
@@ -298,7 +303,9 @@ class Rescorer:
         result = inc.result
         tops = [c.top[0] for c in result.communities.values() if c.top]
         names = {p["id"]: p["name"] for p in store.people_named(tops)} if tops else {}
-        run_id = _write_scores(store, result, _own(result), names)
+        run_id = _write_scores(store, result, _own(result), names,
+                               decayed=_projection_change(kept.result.projection, result.projection,
+                                                          s.half_life_days))
         self._kept = _Kept(result, run_id, since,
                            {row.id: row.polarity for row, _, at in changed if at >= since - self.overlap_ms},
                            brand, kept.full_at, kept.key)
@@ -306,6 +313,19 @@ class Rescorer:
         log.info("scored %d people, %d communities from %d new messages in %.1f s (incremental)",
                  len(result.people), len(result.communities), len(fresh), seconds)
         return ScoreReport(result, len(result.events or []), seconds, "incremental", inc.touched)
+
+
+def _projection_change(old: Projection, new: Projection, half_life_days: float) -> tuple[float, Projection]:
+    """The decay factor from ``old`` to ``new`` (which extends it: its nodes start with ``old``'s), and
+    ``new`` cut to its pairs that are new or whose count grew."""
+    factor = 0.5 ** ((new.now.timestamp() - old.now.timestamp()) / 86_400.0 / half_life_days)
+    n = new.n
+    okey, nkey = old.src * n + old.dst, new.src * n + new.dst  # both sorted (src-major)
+    at = np.minimum(np.searchsorted(okey, nkey), max(len(okey) - 1, 0))
+    same = (okey[at] == nkey) & (old.count[at] == new.count) if len(okey) else np.zeros(len(nkey), bool)
+    keep = ~same
+    return factor, Projection(new.nodes, new.src[keep], new.dst[keep], new.weight[keep], new.count[keep],
+                              new.last_at[keep], new.sentiment_sum[keep], new.now, new.index)
 
 
 def _options_key(config: Config) -> str:

@@ -110,6 +110,12 @@ def test_a_workers_rescore_reads_only_new_rows_and_scores_as_a_full_rescore(
         assert stored[i]["community"] == result.people[i].community
         assert stored[i]["messages"] == own[i]["messages"]
         assert stored[i]["mood"] == pytest.approx(own[i]["sentiment_mean"], abs=1e-12)
+    # the projection: the pairs the batch changed written, the others decayed in place
+    pairs = {(r["s"], r["t"]): (r["w"], r["c"]) for r in store.fetch(
+        "MATCH (a:Person)-[e:INTERACTS]->(b:Person) RETURN a.id AS s, b.id AS t, e.weight AS w, e.count AS c")}
+    expected = {(e["source"], e["target"]): (e["weight"], e["count"]) for e in result.projection.edges()}
+    assert pairs.keys() == expected.keys()
+    assert all(pairs[k][1] == c and abs(pairs[k][0] - w) <= 1e-12 * w for k, (w, c) in expected.items())
 
 
 def test_a_workers_rescore_is_a_full_one_when_it_cannot_build_on_the_last(store: GraphStore, tmp_path: Path) -> None:
