@@ -239,8 +239,10 @@ class Rescorer:
     written since or people were merged, split or erased (the store's
     ``scoring:run`` cursor), when an older message was written again
     (classified late, stored again, edited), and when the batch touches more
-    than ``scoring.incremental.max_changed_share`` of the people. People with
-    no message yet (from a CRM file) appear at the next full rescore.
+    than ``scoring.incremental.max_changed_share`` of the people. Inside the
+    overlap, a message read before is taken as unchanged when its polarity
+    is. People with no message yet (from a CRM file) appear at the next full
+    rescore.
     """
 
     def __init__(self, *, overlap_ms: int = OVERLAP_MS) -> None:
