@@ -102,9 +102,12 @@ class ChurnConfig(_Section):
 
 
 class IncrementalConfig(_Section):
-    """``agora score --incremental``: above this share of people touched by new interactions, rescore fully."""
+    """Incremental rescoring (``agora score --incremental``, and a worker building on its last rescore):
+    above ``max_changed_share`` of the people touched by new interactions, rescore fully. A worker
+    rescores fully at least every ``full_every_s`` seconds (0: always)."""
 
     max_changed_share: float = Field(0.1, gt=0, le=1)
+    full_every_s: float = Field(3600.0, ge=0)
 
 
 class OutreachConfig(_Section):

@@ -20,6 +20,11 @@ measurement runs in a fresh process, so "peak MB" is that process's maximum
 resident memory (events included). The load average is printed with the
 table: on a shared machine every figure moves with it.
 
+``--store``: the same in an embedded graph server, through the store: a
+worker's :class:`agora.pipeline.Rescorer` after a 1% batch (it reads only the
+messages written since its last rescore) against a full
+:func:`agora.pipeline.rescore` (it reads every row), writes included.
+
 ``--incremental``: all but the last 1% of the interactions are scored, then
 the timings of a full rescore of everything and of
 :func:`graph.incremental.rescore_batch` (the stored projection decayed forward
@@ -34,6 +39,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 WEIGHTS = {"share": 2.0, "quote": 1.5, "reply": 1.0, "mention": 0.5, "message": 1.0}
 HALF_LIFE_DAYS = 30.0
@@ -111,6 +117,68 @@ def measure_incremental(size: int, batch_share: float = 0.01) -> dict[str, float
     return {"full": full, "incremental": time.perf_counter() - started, "mode": inc.mode, "share": inc.share}
 
 
+def measure_store(size: int, batch_share: float = 0.01, overlap_ms: int | None = None) -> dict[str, Any]:
+    """In a private embedded graph server: store ``size`` interactions (all classified), rescore once
+    with a :class:`agora.pipeline.Rescorer` (a worker's first, full rescore), store and classify a batch
+    of ``batch_share`` more, then time the Rescorer's incremental rescore (only the new rows read) and a
+    full :func:`agora.pipeline.rescore` (every row read), each with its writes."""
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    from agora.config import Config
+    from agora.pipeline import OVERLAP_MS, Rescorer, rescore
+    from agora.records import AccountRef, Interaction, Kind, Sentiment
+    from benchmarks.synthetic import interactions
+    from graph.server import EmbeddedServer
+    from graph.store import connect
+
+    def port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    def records(events: list) -> list[Interaction]:
+        def acc(p: str) -> AccountRef:
+            return AccountRef("x", p, p)
+        return [Interaction(f"x:{e.message_id}", "x", Kind(e.kind), acc(e.source), e.timestamp, "t",
+                            **({"mentions": (acc(e.target),)} if e.kind == "mention" else {"targets": (acc(e.target),)}))
+                for e in events]
+
+    def put(store: Any, events: list) -> None:
+        store.upsert_interactions(records(events))
+        store.set_sentiments([(f"x:{e.message_id}", Sentiment("neutral", 0.9, e.polarity)) for e in events],
+                             model="bench")
+
+    events = list(interactions(size, max(size // 10, 100), seed=1))
+    cut = len(events) - max(1, int(len(events) * batch_share))
+    folder = Path(tempfile.mkdtemp(prefix="agora-bench-scoring-"))
+    server = EmbeddedServer(folder / "graph", bolt_port=port(), http_port=port(), heap="2g")
+    server.start(timeout_s=300)
+    try:
+        store = connect(server.bolt_uri, "root", server.password(), database=server.database, batch_size=2000)
+        store.ensure_schema()
+        config = Config(scoring={"weights": WEIGHTS, "half_life_days": HALF_LIFE_DAYS,
+                                 "churn": {"weights_file": folder / "none.json"},
+                                 "incremental": {"max_changed_share": 0.5}})
+        put(store, events[:cut])
+        rescorer = Rescorer(overlap_ms=OVERLAP_MS if overlap_ms is None else overlap_ms)
+        started = time.perf_counter()
+        rescorer.rescore(store, config)
+        first = time.perf_counter() - started
+        put(store, events[cut:])
+        started = time.perf_counter()
+        inc = rescorer.rescore(store, config)
+        incremental = time.perf_counter() - started
+        started = time.perf_counter()
+        rescore(store, config)
+        full = time.perf_counter() - started
+        store.close()
+    finally:
+        server.stop()
+    return {"first": first, "full": full, "incremental": incremental, "mode": inc.mode, "share": inc.touched / len(inc.result.people)}
+
+
 def load_average() -> str:
     """The 1-, 5- and 15-minute load averages, as ``/proc/loadavg`` gives them."""
     try:
@@ -139,10 +207,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a run is given up")
     parser.add_argument("--incremental", action="store_true",
                         help="instead: after a batch of 1%% new interactions, incremental vs full rescore")
+    parser.add_argument("--store", action="store_true",
+                        help="instead: in an embedded graph server, a worker's incremental rescore after a 1%% batch "
+                             "(only the new rows read) vs a full rescore (every row read), writes included")
+    parser.add_argument("--overlap-ms", type=int, default=None,
+                        help="with --store: the rows written this long before the last read are read again "
+                             "(default: agora.pipeline.OVERLAP_MS, 5 minutes, i.e. here every row stored before)")
     parser.add_argument("--one", nargs=2, metavar=("IMPL", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure_one(args.one[0], int(args.one[1]))))
+        return
+    if args.store:
+        print(f"{'interactions':>12} | {'first s':>7} {'full s':>7} {'incremental s':>13} {'speed-up':>8} | "
+              f"people touched | load")
+        for size in args.sizes:
+            r = measure_store(size, overlap_ms=args.overlap_ms)
+            print(f"{size:>12,} | {r['first']:7.2f} {r['full']:7.2f} {r['incremental']:13.2f} "
+                  f"{r['full'] / r['incremental']:7.1f}x | {r['share']:.1%} ({r['mode']}) | {load_average()}",
+                  flush=True)
         return
     if args.incremental:
         print(f"{'interactions':>12} | {'full s':>7} {'incremental s':>13} {'speed-up':>8} | people touched | load")

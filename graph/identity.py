@@ -253,6 +253,8 @@ def import_crm(store: Any, path: Path) -> IdentityReport:
         _link(store, key, person, name=customers[0], evidence=evidence, source=", ".join(sorted(set(entry["sources"]))),
               pinned=bool(current["pinned"]))
         report.linked += 1
+    if report.linked:
+        store.mark_scores_stale()  # interactions now belong to other people: the next rescore is a full one
     return report
 
 
@@ -290,6 +292,7 @@ def merge(store: Any, a: str, b: str, *, reason: str | None = None) -> MergeResu
         _link(store, key, keep, name=None, evidence=evidence, source="agora merge", pinned=True)
     store._write(lambda tx: tx.run("MATCH (p:Person {id: $p}) WHERE NOT (p)<-[:OF]-(:Account) DETACH DELETE p",  # noqa: SLF001
                                    p=gone).consume())
+    store.mark_scores_stale()
     return MergeResult(keep, tuple(keys), gone)
 
 
@@ -312,6 +315,7 @@ def split(store: Any, account: str, *, reason: str | None = None) -> MergeResult
         target = f"{account}#split"
     _link(store, account, target, name=row["handle"] or row["native"], source="agora split", pinned=True,
           evidence=[f"manual split of {account}" + (f": {reason}" if reason else "")])
+    store.mark_scores_stale()
     return MergeResult(target, (account,), None)
 
 
@@ -369,4 +373,6 @@ def apply_claims(store: Any, claims: list[Any]) -> IdentityReport:
                 _link(store, row["key"], target, name=None, source=claim.evidence, pinned=False,
                       evidence=[f"same {claim.kind} {value}: {claim.account.key} {claim.evidence}"])
                 report.linked += 1
+    if report.linked:
+        store.mark_scores_stale()
     return report

@@ -9,6 +9,8 @@ Two entry points:
   interactions after a 1% batch it is ~2-3x faster than a full rescore (see
   ``python -m benchmarks.scoring --incremental``), and every figure equals a
   full rescore's given the same communities, bar the warm-started PageRank.
+  A worker keeps its last result and passes it only the messages written
+  since (:class:`agora.pipeline.Rescorer`).
 * :func:`score_incremental` works from all the events again plus what the
   store keeps of the last scoring (pair counts, communities, PageRank): what
   ``agora score --incremental`` uses, as a fresh process has no previous
@@ -47,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from graph.communities import leiden_membership, stable_ids
-from graph.messages import insert_messages, update_mood
+from graph.messages import MessageArrays, MessageRow, insert_messages, update_mood
 from graph.projection import EdgeEvent, EventColumns, Projection, project
 from graph.scoring import ScoreResult, score, score_projection
 from graph.sway import projection_responses, sway_update
@@ -215,7 +217,8 @@ def reassign_touched(proj: Projection, previous: Mapping[str, str], touched: np.
 
 def rescore_batch(previous: ScoreResult, batch: Iterable[EdgeEvent] | EventColumns, *, weights: Mapping[str, float],
                   half_life_days: float = 30.0, people: Iterable[str] = (), now: datetime | None = None,
-                  seed: int | None = 42, resolution: float = 1.0, max_changed_share: float = 0.1) -> IncrementalResult:
+                  seed: int | None = 42, resolution: float = 1.0, max_changed_share: float = 0.1,
+                  messages: Iterable[MessageRow] | None = None) -> IncrementalResult:
     """Rescore after ``batch`` new interactions, from ``previous`` (a :func:`graph.scoring.score`
     result, or one of this function) rather than from all the events again.
 
@@ -233,11 +236,16 @@ def rescore_batch(previous: ScoreResult, batch: Iterable[EdgeEvent] | EventColum
       within communities and churn run afresh (vectorised, and decay moves
       every weight anyway).
 
+    ``messages``: when ``previous`` was given its own ``messages`` (posts
+    included, as the store gives them), the batch's new messages, inserted
+    likewise; ``people`` must then name their authors who are new.
+
     Falls back to a full :func:`graph.scoring.score` of all the events (mode
     ``"full"``) when the batch touches more than ``max_changed_share`` of the
-    people, when ``previous`` was given its own ``messages`` or ``mood`` (which
-    this function cannot extend), when ``previous`` had no communities, or when
-    ``now`` would move backwards. ``weights`` and ``half_life_days`` must be
+    people, when ``previous`` was given its own ``mood`` (which this function
+    cannot extend), when ``messages`` is given for a ``previous`` that derived
+    its messages from the events or missing for one that did not, when
+    ``previous`` had no communities, or when ``now`` would move backwards. ``weights`` and ``half_life_days`` must be
     those of ``previous``. The test suite checks every figure against a full
     rescore of the same events with the same communities.
     """
@@ -258,12 +266,18 @@ def rescore_batch(previous: ScoreResult, batch: Iterable[EdgeEvent] | EventColum
     old_t = old.events.get("t") if old.events else None
     decayed_ok = old_t is None or not len(old_t) or float(old_t.max()) <= old_now
 
+    new_rows = None if messages is None else list(messages)
+
     def full(touched: int = 0, share: float = 1.0) -> IncrementalResult:
         prev = state.assignment if state is not None else {}
-        return IncrementalResult(score(events, previous_communities=prev, **full_options), "full", touched, share)
+        given = {}
+        if new_rows is not None and state is not None and not state.messages_from_events:
+            given = {"messages": _message_rows(state.messages, old.nodes) + new_rows}
+        return IncrementalResult(score(events, previous_communities=prev, **full_options, **given), "full",
+                                 touched, share)
 
-    if state is None or not state.messages_from_events or not state.mood_from_messages or not state.assignment \
-            or not decayed_ok:
+    if state is None or state.messages_from_events != (new_rows is None) or not state.mood_from_messages \
+            or not state.assignment or not decayed_ok:
         return full()
 
     # the batch's own projection, at the new now, over the old nodes then the newcomers
@@ -283,11 +297,17 @@ def rescore_batch(previous: ScoreResult, batch: Iterable[EdgeEvent] | EventColum
 
     proj = _merge(old, bp, len(old_events), factor=0.5 ** ((new_now_s - old_now) / _SECONDS_PER_DAY / half_life_days),
                   now=new_now, old_message_ids=old_events, batch_message_ids=batch_cols)
-    # messages: the batch's first events of their messages, inserted
-    first = proj.events["first"][-len(bp.events["src"]):] if len(bp.events["src"]) else np.zeros(0, bool)
-    bev = bp.events
-    msgs = insert_messages(state.messages, bev["src"][first], bev["t"][first], bev["polarity"][first], n)
-    authors = np.unique(bev["src"][first])
+    if new_rows is None:  # messages: the batch's first events of their messages, inserted
+        first = proj.events["first"][-len(bp.events["src"]):] if len(bp.events["src"]) else np.zeros(0, bool)
+        bev = bp.events
+        author, at, polarity = bev["src"][first], bev["t"][first], bev["polarity"][first]
+    else:  # the messages given, inserted (authors unknown to the projection are left out, as score() does)
+        rows = [r for r in new_rows if r.person in proj.index]
+        author = np.fromiter((proj.index[r.person] for r in rows), np.int64, len(rows))
+        at = np.fromiter((r.timestamp.timestamp() for r in rows), np.float64, len(rows))
+        polarity = np.fromiter((np.nan if r.polarity is None else r.polarity for r in rows), np.float64, len(rows))
+    msgs = insert_messages(state.messages, author, at, polarity, n)
+    authors = np.unique(author)
     mood = update_mood(state.mood, msgs, proj.nodes, authors)
     affected = np.zeros(n, dtype=bool)
     affected[authors] = True
@@ -306,8 +326,14 @@ def rescore_batch(previous: ScoreResult, batch: Iterable[EdgeEvent] | EventColum
     result = score_projection(proj, msgs, mood, assignment, events=events, now=now, top_n=state.top_n, start=start,
                               sway_options=state.sway_options, churn_options=state.churn_options,
                               churn_model=state.churn_model, swayed=swayed, mood_from_messages=True,
-                              derived_messages=True)
+                              derived_messages=new_rows is None)
     return IncrementalResult(result, "incremental", int(touched.sum()), share)
+
+
+def _message_rows(m: MessageArrays, nodes: list[str]) -> list[MessageRow]:
+    """``m`` as rows again (without ids, which scoring does not read), for a full rescore."""
+    return [MessageRow("", nodes[p], datetime.fromtimestamp(t, timezone.utc), None if pol != pol else pol)
+            for p, t, pol in zip(m.person.tolist(), m.ts.tolist(), m.polarity.tolist())]
 
 
 def _kept_times(cols: EventColumns, weights: Mapping[str, float]) -> np.ndarray:

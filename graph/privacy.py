@@ -114,6 +114,7 @@ def forget_person(store: GraphStore, person_id: str) -> ForgetReport:
         "UNWIND $keys AS k MATCH (a:Account {key: k}) DETACH DELETE a RETURN count(*) AS n", keys=keys).single()["n"])
     report["people"] = store._write(lambda tx: tx.run(
         "MATCH (p:Person {id: $id}) DETACH DELETE p RETURN count(*) AS n", id=person_id).single()["n"])
+    store.mark_scores_stale()  # their interactions are gone: the next rescore is a full one
     return report
 
 

@@ -132,6 +132,7 @@ class _Resources:
         self._store: Any = None
         self._model: Any = None
         self._redis: redis.Redis | None = None
+        self._rescorer: Any = None
         _ALL_RESOURCES.add(self)
 
     def config(self) -> Config:
@@ -148,6 +149,15 @@ class _Resources:
                 if self.config().workers.serial_graph_writes:
                     self._store.write_guard = self._graph_write_turn
             return self._store
+
+    def rescorer(self) -> Any:
+        """This process's :class:`agora.pipeline.Rescorer`: its last rescore, which the next builds on."""
+        with self._lock:
+            if self._rescorer is None:
+                from agora.pipeline import Rescorer
+
+                self._rescorer = Rescorer()
+            return self._rescorer
 
     @contextlib.contextmanager
     def _graph_write_turn(self) -> Iterator[None]:
@@ -242,9 +252,10 @@ def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
     """Recompute communities and influence, one rescore at a time across all workers.
 
     A rescore waits for a running one rather than being dropped, so it still
-    sees what was imported before it was sent.
+    sees what was imported before it was sent. Each worker process keeps its
+    last rescore in memory and reads only the messages written since
+    (:class:`agora.pipeline.Rescorer`; a full rescore when it cannot).
     """
-    from agora.pipeline import rescore as run_rescore
     from alerts.engine import snapshot
 
     res = _resources(self)
@@ -252,9 +263,10 @@ def _rescore(self: Task, _previous: Any = None) -> dict[str, Any]:
     # The lease outlives no holder: a worker killed at the hard time limit frees it then.
     with one_rescore_at_a_time(res.shared_redis(), lease_s=w.task_time_limit_s, wait_s=w.task_time_limit_s / 2):
         before = snapshot(res.store(), depth=100)  # for evaluate_alerts' new_influencer rule
-        report = run_rescore(res.store(), res.config())
+        report = res.rescorer().rescore(res.store(), res.config())
     return {"people": len(report.result.people), "communities": len(report.result.communities),
-            "interactions": report.edges, "seconds": round(report.seconds, 2), "before": before.as_dict()}
+            "interactions": report.edges, "seconds": round(report.seconds, 2), "mode": report.mode,
+            "before": before.as_dict()}
 
 
 def _evaluate_alerts(self: Task, previous: Any = None) -> dict[str, Any]:

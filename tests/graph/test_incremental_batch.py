@@ -106,3 +106,30 @@ def test_an_empty_or_tiny_batch_changes_only_what_decay_moves(share: float) -> N
     inc = rescore_batch(first, cols[cut:], weights=W, max_changed_share=0.3)
     assert inc.mode == "incremental"
     _assert_agrees(inc.result, score(cols, weights=W, assignment=inc.result.state.assignment))
+
+
+def test_messages_given_from_elsewhere_posts_included_are_extended_by_the_batchs_own() -> None:
+    # the store's way: every message (posts addressing nobody too) given apart from the interactions
+    cols = interaction_columns(12_000, 1_200, seed=8)
+    rows = [MessageRow(f"m{i}", e.source, e.timestamp, e.polarity) for i, e in enumerate(cols)]
+    names = cols.names
+    posts = [MessageRow(f"post{i}", names[i % 50], cols[10_000 + 40 * i].timestamp, 0.5 if i % 2 else None)
+             for i in range(40)]
+    at = cols[11_050].timestamp
+    newcomer = [MessageRow("alone1", "poster", at, -0.6), MessageRow("alone2", "poster", at, None)]
+    old_msgs, new_msgs = rows[:11_000] + posts[:20], rows[11_000:11_100] + posts[20:] + newcomer
+    first = score(cols[:11_000], weights=W, messages=old_msgs)
+    inc = rescore_batch(first, cols[11_000:11_100], weights=W, max_changed_share=0.3, messages=new_msgs,
+                        people=["poster"])
+    assert inc.mode == "incremental" and inc.result.people["poster"].sentiment_mean == -0.6
+    full = score(cols[:11_100], weights=W, messages=old_msgs + new_msgs, people=["poster"],
+                 assignment=inc.result.state.assignment)
+    _assert_agrees(inc.result, full)
+    # the batch's messages are needed: without them it cannot extend the given ones
+    assert rescore_batch(first, cols[11_000:11_100], weights=W, max_changed_share=0.3).mode == "full"
+    # and the full fallback gets every message, the earlier ones rebuilt from the arrays
+    big = rescore_batch(first, cols[11_000:11_100], weights=W, max_changed_share=0.001, messages=new_msgs,
+                        people=["poster"])
+    assert big.mode == "full"
+    assert big.result.people == score(cols[:11_100], weights=W, messages=old_msgs + new_msgs, people=["poster"],
+                                      previous_communities=first.state.assignment).people
