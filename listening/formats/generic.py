@@ -67,12 +67,27 @@ _KINDS = {k.value: k for k in Kind} | {"retweet": Kind.SHARE, "repost": Kind.SHA
                                        "dm": Kind.MESSAGE, "like": Kind.REACTION}
 
 
+_FINGERPRINT_COLUMNS = tuple(c for c in COLUMNS if c != "id")
+
+
 def row_fingerprint(row: Mapping[str, Any]) -> str:
     """The row's documented values, normalised, as one string (the seed of a derived id)."""
-    return json.dumps([_flat(row.get(c)) for c in COLUMNS if c != "id"], ensure_ascii=False)
+    return json.dumps(list(_fingerprint_key(row)), ensure_ascii=False)
+
+
+_Key = tuple[str | None, ...]
+
+
+def _fingerprint_key(row: Mapping[str, Any]) -> _Key:
+    """The values :func:`row_fingerprint` encodes, as a tuple: two rows have equal keys exactly when their
+    fingerprints are equal, and the key costs a fraction of the JSON (counted for every row, while the
+    fingerprint itself is needed only by rows without an id)."""
+    return tuple([_flat(row.get(c)) for c in _FINGERPRINT_COLUMNS])
 
 
 def _flat(value: Any) -> str | None:
+    if value.__class__ is str:  # the common case, as clean() would give it
+        return value.strip() or None
     if isinstance(value, (list, tuple)):
         return ";".join(v for v in (clean(x) for x in value) if v) or None
     return clean(value)
@@ -151,7 +166,7 @@ def map_row(row: Mapping[str, Any], *, source: str, zone: tzinfo = timezone.utc,
 def read_jsonl(path: Path, options: ImportOptions = ImportOptions()) -> Iterator[Item]:
     """Read generic interactions, one JSON object per line."""
     source = str(path)
-    seen: Counter[str] = Counter()
+    seen: Counter[_Key] = Counter()
     zone = options.zone
     for record in iter_json_records(path):
         if isinstance(record, ParseIssue):
@@ -173,7 +188,7 @@ def read_csv(path: Path, options: ImportOptions = ImportOptions()) -> Iterator[I
     delimiter = max(",;\t|", key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     zone = options.zone
-    seen: Counter[str] = Counter()
+    seen: Counter[_Key] = Counter()
     header: list[str] | None = None
     end = 0
     while True:
@@ -205,12 +220,12 @@ def read_csv(path: Path, options: ImportOptions = ImportOptions()) -> Iterator[I
         yield _mapped(dict(zip(header, cells)), source, start, zone, seen, f"line {start}")
 
 
-def _mapped(row: dict[str, Any], source: str, position: int | None, zone: tzinfo, seen: Counter[str],
+def _mapped(row: dict[str, Any], source: str, position: int | None, zone: tzinfo, seen: Counter[_Key],
             where: str) -> Item:
-    fingerprint = row_fingerprint(row)
+    key = _fingerprint_key(row)
     try:
-        item = map_row(row, source=f"{source}:{position}", zone=zone, occurrence=seen[fingerprint])
+        item = map_row(row, source=f"{source}:{position}", zone=zone, occurrence=seen[key])
     except (ValueError, TypeError, OverflowError) as exc:
         return ParseIssue(source, position, f"{where}: {exc}")
-    seen[fingerprint] += 1
+    seen[key] += 1
     return item
