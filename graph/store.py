@@ -518,16 +518,7 @@ class GraphStore:
         Each edge is ``{"source", "target", "weight", "count", "last_at", "sentiment_sum"}``;
         edges from an earlier run that are not in this one are deleted.
         """
-        cypher = """
-        UNWIND $rows AS r
-        MATCH (a:Person {id: r.source}), (b:Person {id: r.target})
-        MERGE (a)-[e:INTERACTS]->(b)
-        SET e.weight = r.weight, e.count = r.count, e.last_at = datetime(r.last_at),
-            e.sentiment_sum = r.sentiment_sum, e.run = $run
-        """
-        rows = [{**e, "last_at": _iso(e["last_at"])} for e in edges]
-        for chunk in self._batches(rows):
-            self._write(lambda tx, c=chunk: tx.run(cypher, rows=c, run=run_id).consume())
+        self._set_edges(edges, run_id)
         self._write(lambda tx: tx.run("MATCH ()-[e:INTERACTS]->() WHERE e.run <> $run DELETE e", run=run_id).consume())
 
     def decay_projection(self, factor: float, edges: Sequence[dict[str, Any]], run_id: str) -> None:
@@ -536,6 +527,10 @@ class GraphStore:
         is deleted: this is the write of an incremental rescore, whose pairs only grow."""
         self._write(lambda tx: tx.run("MATCH ()-[e:INTERACTS]->() SET e.weight = e.weight * $f",
                                       f=float(factor)).consume())
+        self._set_edges(edges, run_id)
+
+    def _set_edges(self, edges: Sequence[dict[str, Any]], run_id: str) -> None:
+        """MERGE each ``INTERACTS`` pair of ``edges`` and set its figures, tagged with ``run_id``."""
         cypher = """
         UNWIND $rows AS r
         MATCH (a:Person {id: r.source}), (b:Person {id: r.target})
