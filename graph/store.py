@@ -41,6 +41,7 @@ import contextlib
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -482,8 +483,6 @@ class GraphStore:
     def mark_scores_stale(self) -> None:
         """Say that stored interactions changed other than by new messages (people merged, split or
         erased): the next rescore of a worker keeping the last one in memory is a full one."""
-        import uuid
-
         self.set_cursor(SCORING_RUN, f"stale:{uuid.uuid4().hex}")
 
     def previous_scores(self) -> dict[str, Any]:
